@@ -1,0 +1,1 @@
+"""kvalreg: an open data platform for Norwegian national medical quality registries."""

@@ -1,0 +1,63 @@
+"""The ``kvalreg`` command: thin argument parsing over the platform's functions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kvalreg.paths import Layout
+from kvalreg.registry import load_registries
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from kvalreg.generate import generate
+
+    registries = load_registries()
+    if args.registry not in registries:
+        print(
+            f"kvalreg generate: unknown registry {args.registry!r}; known: {', '.join(sorted(registries))}",
+            file=sys.stderr,
+        )
+        return 2
+    summary = generate(
+        registries[args.registry], Path(args.out), rows=args.rows, seed=args.seed, defects=args.defects
+    )
+    print(summary.describe())
+    return 0
+
+
+def _process(args: argparse.Namespace) -> int:
+    from orchestration.process import process_once
+
+    summary = process_once(Layout.from_env())
+    print(summary.describe())
+    return 0 if summary.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kvalreg", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a synthetic registry dump (Tenor fnr only)")
+    gen.add_argument("--registry", required=True)
+    gen.add_argument("--out", required=True, help="directory to write the dump files into")
+    gen.add_argument("--rows", type=int, default=10_000, help="base-form registrations")
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--defects", action="store_true", help="plant known defects + ground truth")
+    gen.set_defaults(func=_generate)
+
+    proc = sub.add_parser(
+        "process", help="evaluate the sensors once and run everything they request, synchronously"
+    )
+    proc.set_defaults(func=_process)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

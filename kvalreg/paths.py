@@ -1,0 +1,68 @@
+"""Where everything kvalreg writes lives: one operator-visible tree under ``KVALREG_HOME``.
+
+Keeping every output under one root makes backups, clean-up and permissions a single
+decision for the operator, and keeps the repository free of data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = Path("var")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The directory layout under ``KVALREG_HOME`` (documented in the README)."""
+
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> Layout:
+        return cls(Path(os.environ.get("KVALREG_HOME", DEFAULT_HOME)).resolve())
+
+    @property
+    def landing(self) -> Path:
+        """Operators drop dumps into ``landing/<registry>/``."""
+        return self.home / "landing"
+
+    @property
+    def archive(self) -> Path:
+        """Accepted originals, byte-identical, content-addressed by SHA-256."""
+        return self.home / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        """Rejected originals, byte-identical, beside ``<file>.report.json`` and ``.report.txt``."""
+        return self.home / "quarantine"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def warehouse_lock(self) -> Path:
+        """Lock file serialising every writer of the warehouse across processes."""
+        return self.home / "warehouse.lock"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def state(self) -> Path:
+        """Small bookkeeping files (e.g. the hash cache of files seen in landing)."""
+        return self.home / "state"
+
+    def landing_for(self, registry: str) -> Path:
+        return self.landing / registry
+
+    def ensure(self, registries: list[str] | tuple[str, ...] = ()) -> Layout:
+        """Create the tree (idempotent); landing folders for the given registries."""
+        for d in (self.landing, self.archive, self.quarantine, self.dagster_home, self.state):
+            d.mkdir(parents=True, exist_ok=True)
+        for name in registries:
+            self.landing_for(name).mkdir(parents=True, exist_ok=True)
+        return self
