@@ -15,13 +15,17 @@ def _generate(args: argparse.Namespace) -> int:
 
     registries = load_registries()
     if args.registry not in registries:
+        known = ", ".join(sorted(registries))
         print(
-            f"kvalreg generate: unknown registry {args.registry!r}; known: {', '.join(sorted(registries))}",
-            file=sys.stderr,
+            f"kvalreg generate: unknown registry {args.registry!r}; known: {known}", file=sys.stderr
         )
         return 2
     summary = generate(
-        registries[args.registry], Path(args.out), rows=args.rows, seed=args.seed, defects=args.defects
+        registries[args.registry],
+        Path(args.out),
+        rows=args.rows,
+        seed=args.seed,
+        defects=args.defects,
     )
     print(summary.describe())
     return 0
@@ -35,6 +39,18 @@ def _process(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def _drop(args: argparse.Namespace) -> int:
+    from kvalreg.drop import drop
+
+    layout = Layout.from_env()
+    for d in drop([Path(f) for f in args.files], layout, load_registries()):
+        if d.target is None:
+            print(f"skipped {d.source}: no registry's file-name pattern matches")
+        else:
+            print(f"dropped {d.source.name} -> {d.target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvalreg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--defects", action="store_true", help="plant known defects + ground truth")
     gen.set_defaults(func=_generate)
+
+    drp = sub.add_parser(
+        "drop", help="copy export files atomically into landing/<registry>/, routed by file name"
+    )
+    drp.add_argument("files", nargs="+")
+    drp.set_defaults(func=_drop)
 
     proc = sub.add_parser(
         "process", help="evaluate the sensors once and run everything they request, synchronously"

@@ -149,8 +149,18 @@ def load_registry(folder: Path) -> Registry:
     pattern = cfg["files"]["pattern"]
     if not {"form", "date"} <= set(re.compile(pattern).groupindex):
         raise ValueError(f"{cfg_path}: files.pattern needs named groups 'form' and 'date'")
-    known = {"name", "title", "system", "codebook", "forms", "format", "files", "keys",
-             "date_rules", "deadline_days"}
+    known = {
+        "name",
+        "title",
+        "system",
+        "codebook",
+        "forms",
+        "format",
+        "files",
+        "keys",
+        "date_rules",
+        "deadline_days",
+    }
     return Registry(
         name=name,
         title=cfg.get("title", name),

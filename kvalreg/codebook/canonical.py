@@ -53,7 +53,7 @@ class VarType(StrEnum):
 
 @dataclass(frozen=True)
 class Variable:
-    """One variable of one form. Limits are strings-free: numbers for numeric, ISO dates for dates."""
+    """One variable of one form. Limits: numbers for numeric variables, ISO dates for dates."""
 
     form: str
     name: str
@@ -134,7 +134,9 @@ class Codebook:
 
     def write_csv(self, path: Path) -> None:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CANONICAL_COLUMNS, delimiter=";", lineterminator="\n")
+        writer = csv.DictWriter(
+            buf, fieldnames=CANONICAL_COLUMNS, delimiter=";", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(self.to_rows())
         path.write_text(buf.getvalue(), encoding="utf-8")
