@@ -1,0 +1,1 @@
+"""Dagster assets and jobs: thin wiring over ``kvalreg``'s ingestion."""

@@ -1,0 +1,87 @@
+"""DuckDB connections to the warehouse, serialised across processes by a file lock.
+
+DuckDB lets only one process open a database file for writing; a second process gets an
+immediate "could not set lock" error. The Dagster daemon's runs, runs launched from the UI
+and ``kvalreg process`` all write the same file, so every connection is opened through
+:func:`connect`, which first takes an exclusive ``flock`` on ``warehouse.lock`` and holds it
+for the connection's lifetime. A contending process therefore *waits* (up to a timeout that
+produces a clear error) instead of failing on DuckDB's own lock.
+
+Read-only connections take the same exclusive lock: DuckDB refuses a read-only open while
+another process holds the file for writing, so sharing the lock would only move the failure.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from kvalreg.paths import Layout
+
+DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
+_POLL_SECONDS = 0.05
+
+
+class WarehouseLockTimeout(TimeoutError):
+    """Another process held the warehouse lock for longer than we were willing to wait."""
+
+
+def lock_timeout_from_env() -> float:
+    """``KVALREG_WAREHOUSE_LOCK_TIMEOUT`` (seconds) lets operators bound waits, e.g. in tests."""
+    raw = os.environ.get("KVALREG_WAREHOUSE_LOCK_TIMEOUT", "")
+    return float(raw) if raw.strip() else DEFAULT_LOCK_TIMEOUT_SECONDS
+
+
+@contextmanager
+def warehouse_lock(layout: Layout, timeout: float | None = None) -> Iterator[None]:
+    """Hold the exclusive cross-process warehouse lock for the ``with`` block.
+
+    ``flock`` is released by the kernel when the process dies, so a crashed run never leaves
+    a stale lock behind (unlike a lock *file* whose existence is the lock).
+    """
+    wait = lock_timeout_from_env() if timeout is None else timeout
+    layout.warehouse_lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.warehouse_lock, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockTimeout(
+                        f"waited {wait:.0f} s for the warehouse lock {layout.warehouse_lock}; "
+                        "another kvalreg process (daemon run, UI run or `kvalreg process`) "
+                        "is still writing the warehouse"
+                    ) from None
+                time.sleep(_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def connect(
+    layout: Layout, read_only: bool = False, timeout: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection to ``layout.warehouse``, holding the warehouse lock while open.
+
+    ``read_only`` needs an existing database file (DuckDB cannot create one read-only).
+    """
+    with warehouse_lock(layout, timeout):
+        if not read_only:
+            layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(layout.warehouse), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,1 @@
+"""Dagster wiring: ``Definitions``, the instance configuration, and ``kvalreg process``."""
