@@ -51,6 +51,13 @@ def _drop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _info(args: argparse.Namespace) -> int:
+    from kvalreg.info import describe
+
+    print(describe(Layout.from_env()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvalreg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         "process", help="evaluate the sensors once and run everything they request, synchronously"
     )
     proc.set_defaults(func=_process)
+
+    info = sub.add_parser("info", help="where the warehouse, archive, quarantine and reports are")
+    info.set_defaults(func=_info)
     return parser
 
 
