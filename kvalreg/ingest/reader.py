@@ -1,0 +1,284 @@
+"""Reading a dump: its header (in Python), its records (in DuckDB) and where each record starts.
+
+The header is parsed with the ``csv`` module from the first decoded chunk so that structural
+problems (wrong separator, missing or extra columns) are found before DuckDB touches the file.
+DuckDB then reads every record as VARCHAR into a scratch table, keeping malformed records
+out via its rejects table. DuckDB's own ``line`` counts records, not physical lines, and it
+skips blank lines silently, so physical line numbers are computed here: from byte offsets for
+rejected records, and from a running count of embedded newlines (corrected for blank lines) for
+accepted ones.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from kvalreg.ingest.encoding import CHUNK_BYTES, iter_chunks
+
+BOM = "\ufeff"
+# Separators seen in exports; a header that is one column containing one of these (other than
+# the registry's own) was written with that separator.
+COMMON_SEPARATORS = (";", ",", "\t", "|")
+
+
+@dataclass(frozen=True)
+class Header:
+    columns: tuple[str, ...]  # as in the file, BOM and surrounding whitespace stripped
+    lines: int  # physical lines the header spans (more than 1 only with quoted newlines)
+
+
+@dataclass(frozen=True)
+class LineScan:
+    """Newline facts of a UTF-8 file, gathered in one streaming pass."""
+
+    newlines: int
+    ends_with_newline: bool
+    blank_lines: tuple[int, ...]  # physical lines holding an empty record (skipped by DuckDB)
+
+    @property
+    def physical_lines(self) -> int:
+        if self.newlines == 0 and not self.ends_with_newline:
+            return 1
+        return self.newlines + (0 if self.ends_with_newline else 1)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A malformed record: its physical start line, record number, column and DuckDB's category.
+
+    DuckDB's raw row text (``csv_line``) and error message are deliberately never read: both can
+    contain a personal identifier.
+    """
+
+    line: int
+    record: int
+    column: str | None
+    error_type: str
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Records read into ``table`` (columns ``c0..cN`` in file order, all VARCHAR, stripped of
+    surrounding spaces, NULL when empty).
+
+    ``view`` adds ``_source_row`` (1 = first data record) and ``_source_line``.
+    """
+
+    table: str
+    view: str
+    rows: int
+    rejects: tuple[Reject, ...]
+
+    @property
+    def rejected_records(self) -> int:
+        return len({r.line for r in self.rejects})
+
+
+def read_header(path: Path, encoding: str, separator: str) -> Header | None:
+    """The first record of the file as column names, or None if the file holds no text."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with path.open("rb") as fh:
+        text = decoder.decode(fh.read(CHUNK_BYTES), final=False)
+    text = text.removeprefix(BOM)
+    if not text.strip():
+        return None
+    reader = csv.reader(_lines(text), delimiter=separator, quotechar='"')
+    first = next(reader, [])
+    return Header(tuple(c.strip().strip(BOM).strip() for c in first), max(1, reader.line_num))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Lines of ``text`` with their ends, lazily: the csv reader pulls only the header's lines
+    (a StringIO or splitlines would copy the whole chunk, up to four bytes per character)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def scan_lines(path: Path) -> LineScan:
+    """Count newlines; find blank records only if the bytes show a blank line at all.
+
+    The quote-aware pass (needed to tell a blank record from a blank line inside a quoted
+    field) is slow in Python, so it runs only when ``\\n\\n`` or ``\\n\\r\\n`` occurs.
+    """
+    newlines = 0
+    tail = b""
+    suspicious = False
+    for chunk in iter_chunks(path):
+        newlines += chunk.count(b"\n")
+        window = tail + chunk
+        if not suspicious and (b"\n\n" in window or b"\n\r\n" in window):
+            suspicious = True
+        tail = chunk[-2:]
+    ends = tail.endswith(b"\n")
+    return LineScan(newlines, ends, _blank_records(path) if suspicious else ())
+
+
+_QUOTE_OR_NEWLINE = re.compile(rb'["\n]')
+
+
+def _blank_records(path: Path) -> tuple[int, ...]:
+    """Physical lines of empty records (outside quotes), by quote parity.
+
+    RFC 4180 escapes a quote by doubling it, which flips the parity twice, so parity alone tells
+    whether a newline is inside a quoted field.
+    """
+    blanks: list[int] = []
+    in_quotes = False
+    line = 1
+    record_start = 0  # absolute offset where the current record begins
+    prev_byte = b""
+    base = 0
+    for chunk in iter_chunks(path):
+        for m in _QUOTE_OR_NEWLINE.finditer(chunk):
+            pos = base + m.start()
+            if m.group() == b'"':
+                in_quotes = not in_quotes
+                continue
+            if not in_quotes:
+                length = pos - record_start
+                before = chunk[m.start() - 1 : m.start()] if m.start() else prev_byte
+                if length == 0 or (length == 1 and before == b"\r"):
+                    blanks.append(line)
+                record_start = pos + 1
+            line += 1
+        prev_byte = chunk[-1:]
+        base += len(chunk)
+    return tuple(blanks)
+
+
+def lines_at_offsets(path: Path, offsets: Iterable[int]) -> dict[int, int]:
+    """Physical line (1-based) of each byte offset, in one streaming pass."""
+    wanted = sorted(set(offsets))
+    result: dict[int, int] = {}
+    line, seen, i = 1, 0, 0
+    for chunk in iter_chunks(path):
+        end = seen + len(chunk)
+        while i < len(wanted) and wanted[i] < end:
+            result[wanted[i]] = line + chunk.count(b"\n", 0, wanted[i] - seen)
+            i += 1
+        line += chunk.count(b"\n")
+        seen = end
+        if i == len(wanted):
+            break
+    for off in wanted[i:]:
+        result[off] = line
+    return result
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_into_scratch(
+    con: duckdb.DuckDBPyConnection,
+    csv_path: Path,
+    header: Header,
+    *,
+    separator: str,
+    table: str,
+) -> Scratch:
+    """Read every record of the UTF-8 file ``csv_path`` as VARCHAR into temp table ``table``.
+
+    Names are positional (``c0..cN``) so that odd header names never reach SQL text; callers map
+    codebook names to positions. The rejects tables get names of their own because DuckDB's
+    default ones accumulate across statements of a connection.
+    """
+    names = [f"c{i}" for i in range(len(header.columns))]
+    columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
+    rej_table, rej_scan = f"{table}_rejects", f"{table}_rejects_scan"
+    for t in (table, rej_table, rej_scan):
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    # Trimmed (spaces only, so embedded newlines still count) and empty -> NULL while reading:
+    # one materialisation of the file instead of two.
+    trimmed = ", ".join(f"NULLIF(trim({n}), '') AS {n}" for n in names)
+    con.execute(
+        f"""CREATE TEMP TABLE {table} AS SELECT {trimmed} FROM read_csv(?,
+            delim = ?, quote = '"', escape = '"', header = true, auto_detect = false,
+            columns = {columns}, strict_mode = true, null_padding = false,
+            store_rejects = true, rejects_table = '{rej_table}', rejects_scan = '{rej_scan}')""",
+        [str(csv_path), separator],
+    )
+    raw_rejects = con.execute(
+        f"SELECT line, line_byte_position, column_name, error_type FROM {rej_table} "
+        "ORDER BY line, column_idx"
+    ).fetchall()
+    for t in (rej_table, rej_scan):
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    rows = _count(con, f"SELECT count(*) FROM {table}")
+    scan = scan_lines(csv_path)
+    physical = lines_at_offsets(csv_path, (int(r[1]) for r in raw_rejects))
+    rejects = tuple(
+        Reject(
+            line=physical[int(off)],
+            # DuckDB's ``line`` counts the header and blank lines as records.
+            record=int(duck_line) - 1 - _before(scan.blank_lines, physical[int(off)]),
+            column=_file_column(header, col),
+            error_type=str(etype),
+        )
+        for duck_line, off, col, etype in raw_rejects
+    )
+    view = f"{table}_lines"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS {_lines_sql(table, names, header, scan, rows)}"
+    )
+    return Scratch(table, view, rows, rejects)
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _before(sorted_lines: Sequence[int], line: int) -> int:
+    return sum(1 for b in sorted_lines if b < line)
+
+
+def _file_column(header: Header, duck_name: object) -> str | None:
+    if isinstance(duck_name, str) and duck_name.startswith("c") and duck_name[1:].isdigit():
+        idx = int(duck_name[1:])
+        if idx < len(header.columns):
+            return header.columns[idx]
+    return None
+
+
+def _lines_sql(table: str, names: Sequence[str], header: Header, scan: LineScan, rows: int) -> str:
+    """SELECT adding ``_source_row`` and ``_source_line`` to the scratch table, in file order.
+
+    When the file has exactly one physical line per record, the start line is arithmetic; only
+    files with newlines inside quoted fields pay for the running sum over newline counts.
+    """
+    blanks_after_header = [b for b in scan.blank_lines if b > header.lines]
+    expected = header.lines + rows + len(blanks_after_header)
+    if scan.physical_lines == expected or rows == 0:
+        compressed = f"{header.lines} + rowid + 1"
+    else:
+        newline_counts = " + ".join(
+            f"coalesce(length({n}) - length(replace({n}, chr(10), '')), 0)" for n in names
+        )
+        compressed = (
+            f"{header.lines} + 1 + coalesce(sum(1 + {newline_counts}) OVER "
+            "(ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+        )
+    if blanks_after_header:
+        # A blank line at physical b_i (i-th, 0-based) sits at b_i - i in the compressed
+        # numbering; a record at compressed c starts at c + #{i : b_i - i <= c}.
+        adjusted = ", ".join(str(b - i) for i, b in enumerate(blanks_after_header))
+        line = f"_c + list_count(list_filter([{adjusted}], lambda x: x <= _c))"
+    else:
+        line = "_c"
+    cols = ", ".join(names)
+    return (
+        f"SELECT _source_row, ({line})::BIGINT AS _source_line, {cols} FROM "
+        f"(SELECT rowid + 1 AS _source_row, ({compressed}) AS _c, {cols} FROM {table})"
+    )

@@ -1,0 +1,116 @@
+"""The check registry, encoding detection and the low-level reading helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from kvalreg.dq.checks import load_checks, parse_checks, write_checks
+from kvalreg.ingest.encoding import detect, first_decode_error, transcode_to_utf8
+from kvalreg.ingest.problems import Severity
+from kvalreg.ingest.reader import lines_at_offsets, read_header, scan_lines
+
+ROW_CHECKS = {
+    "type_conformance",
+    "mandatory_missing",
+    "allowed_values",
+    "hard_limits",
+    "plausibility_limits",
+    "fnr_invalid",
+    "resh_unknown",
+    "duplicate_rows",
+    "unique",
+    "date_order",
+}
+FILE_CHECKS = {
+    "file_empty",
+    "file_header_only",
+    "file_encoding",
+    "file_separator",
+    "file_columns_missing",
+    "file_columns_extra",
+    "file_columns_duplicated",
+    "file_malformed_rows",
+}
+LANDING_CHECKS = {
+    "landing_unknown_registry",
+    "landing_name_pattern",
+    "landing_unsafe_name",
+    "landing_symlink",
+    "landing_not_a_file",
+    "landing_duplicate",
+}
+
+
+def test_registry_holds_every_check_the_platform_raises() -> None:
+    checks = load_checks()
+    assert set(checks) >= ROW_CHECKS | FILE_CHECKS | LANDING_CHECKS
+    assert all(checks[c].severity is Severity.FATAL for c in FILE_CHECKS)
+    tc = checks["type_conformance"]
+    assert tc.fatal_above_pct == 20
+    assert tc.severity_for(20.0) is Severity.ERROR
+    assert tc.severity_for(20.1) is Severity.FATAL
+
+
+def test_registry_rejects_typos() -> None:
+    spec = {
+        "name": "x",
+        "description": "x",
+        "dimension": "korrekthet",
+        "kahn_category": "conformance",
+        "kahn_subcategory": "verification",
+        "level": "field",
+        "severity": "error",
+        "threshold_pct": 0,
+    }
+    assert parse_checks({"checks": {"a": spec}})["a"].threshold_pct == 0
+    with pytest.raises(ValueError, match="korekthet"):
+        parse_checks({"checks": {"a": spec | {"dimension": "korekthet"}}})
+    with pytest.raises(ValueError, match="unknown fields"):
+        parse_checks({"checks": {"a": spec | {"treshold": 1}}})
+    with pytest.raises(ValueError, match="fatal_above_pct"):
+        parse_checks({"checks": {"a": spec | {"threshold_pct": 10, "fatal_above_pct": 5}}})
+
+
+def test_write_checks_replaces_table(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    write_checks(con, load_checks())
+    write_checks(con, load_checks())
+    n = con.execute("SELECT count(*), count(DISTINCT check_id) FROM dq.checks").fetchone()
+    assert n == (len(load_checks()), len(load_checks()))
+    con.close()
+
+
+def test_decode_error_offsets_across_chunk_boundaries() -> None:
+    data = "æøå".encode() + b"ok\x81"
+    chunks = [data[:1], data[1:3], data[3:]]  # multi-byte characters split across chunks
+    assert first_decode_error(chunks, "utf-8") == len(data) - 1
+    assert first_decode_error([data[:-1]], "utf-8") is None
+    assert first_decode_error([data[:1]], "utf-8") == 0  # truncated multi-byte at the end
+
+
+def test_detect_falls_back_and_transcodes(tmp_path: Path) -> None:
+    src = tmp_path / "a.csv"
+    src.write_bytes("a;b\r\nø;€\r\n".encode("cp1252"))
+    found = detect(src, ("utf-8-sig", "cp1252"))
+    assert found.encoding == "cp1252"
+    assert [(f.encoding, f.line, f.column) for f in found.failures] == [("utf-8-sig", 2, 1)]
+    dst = tmp_path / "b.csv"
+    transcode_to_utf8(src, dst, "cp1252")
+    assert dst.read_bytes().decode("utf-8") == "a;b\r\nø;€\r\n"
+
+
+def test_header_and_line_helpers(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_bytes(b'\xef\xbb\xbf A ;"B\nC";D\n1;"x\n\ny";3\n\n4;5;6\n')
+    header = read_header(path, "utf-8-sig", ";")
+    assert header is not None
+    assert header.columns == ("A", "B\nC", "D")
+    assert header.lines == 2
+    scan = scan_lines(path)
+    assert scan.blank_lines == (6,)  # the blank line inside quotes (line 4) is not a record
+    assert scan.physical_lines == 7
+    data = path.read_bytes()
+    assert lines_at_offsets(path, [0, data.index(b"4;5")]) == {0: 1, data.index(b"4;5"): 7}
