@@ -173,6 +173,10 @@ def process_once(
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
+# The terminal gets the summary; every run event still goes to the instance (and the UI).
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _execute(
     instance: dg.DagsterInstance,
     defs: dg.Definitions,
@@ -191,7 +195,7 @@ def _execute(
     job = defs.resolve_job_def(job_name)
     tags = {**request.tags, RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: SENSOR_NAME}
     result = job.execute_in_process(
-        run_config=request.run_config,
+        run_config={**request.run_config, **QUIET_CONSOLE},
         instance=instance,
         partition_key=request.partition_key,
         tags=tags,
