@@ -103,7 +103,7 @@ def test_quality_results_equal_the_planted_defects(processed: tuple[Layout, Path
 
 
 def test_a_second_pass_is_a_no_op(processed: tuple[Layout, Path, str]) -> None:
-    layout, generated, _ = processed
+    layout, _, _ = processed
     again = kvalreg(layout, "process")
     assert again.returncode == 0, again.stderr
     assert "processed 0 dump(s), quarantined 0" in again.stdout

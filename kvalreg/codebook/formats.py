@@ -10,11 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kvalreg.codebook.canonical import Codebook
+from kvalreg.codebook.mrs import read_rapport
+from kvalreg.codebook.oqr import read_klokebok
 
 Reader = Callable[[Path], Codebook]
 
 READERS: dict[str, Reader] = {
     "canonical": Codebook.read_csv,
+    "mrs_rapport": read_rapport,
+    "oqr_klokebok": read_klokebok,
 }
 
 
