@@ -21,11 +21,17 @@ from kvalreg.paths import Layout
 KVALREG = Path(sys.executable).with_name("kvalreg")
 
 
-def kvalreg(layout: Layout, *args: str) -> subprocess.CompletedProcess[str]:
+EXTRA_REGISTRIES = Path(__file__).parent / "fixtures" / "extra_registries"
+
+
+def kvalreg(
+    layout: Layout, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = os.environ | {
         "KVALREG_HOME": str(layout.home),
         "DAGSTER_HOME": str(layout.dagster_home),
         "KVALREG_SETTLE_SECONDS": "0",
+        **(env or {}),
     }
     return subprocess.run(
         [str(KVALREG), *args], env=env, capture_output=True, text=True, timeout=600
@@ -129,3 +135,29 @@ def test_the_same_bytes_dropped_again_are_processed_once(
         assert con.execute(
             "SELECT count(*) FROM meta.dumps WHERE registry = 'hoftebrudd' AND form = 'operasjon'"
         ).fetchall() == [(1,)]
+
+
+def test_a_third_registry_is_data_only(tmp_path: Path) -> None:
+    """A registry folder outside the package (comma-separated, ISO dates, J/N checkboxes)
+    is generated, routed, validated and loaded with no platform code change."""
+    layout = Layout(tmp_path / "home")
+    env = {"KVALREG_REGISTRIES": str(EXTRA_REGISTRIES)}
+    out = tmp_path / "generated"
+    gen = kvalreg(
+        layout, "generate", "--registry", "ryggkirurgi", "--out", str(out),
+        "--rows", "600", "--seed", "3", "--defects", env=env,
+    )  # fmt: skip
+    assert gen.returncode == 0, gen.stderr
+    assert kvalreg(layout, "drop", *map(str, out.iterdir()), env=env).returncode == 0
+    proc = kvalreg(layout, "process", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "processed 3 dump(s), quarantined 0" in proc.stdout
+    expected = planted(out / "ground_truth.json")
+    assert expected and violations(layout, "ryggkirurgi") == expected
+    with duckdb.connect(str(layout.warehouse), read_only=True) as con:
+        (n,) = con.execute("SELECT count(*) FROM raw_ryggkirurgi.inngrep").fetchone()
+        (dagkirurgi_type,) = con.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = "
+            "'raw_ryggkirurgi' AND table_name = 'inngrep' AND column_name = 'Dagkirurgi'"
+        ).fetchone()
+    assert n == 602 and dagkirurgi_type == "BOOLEAN"
