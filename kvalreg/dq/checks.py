@@ -136,6 +136,12 @@ def load_checks(path: Path = CHECKS_FILE) -> Mapping[str, Check]:
     return parse_checks(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
 
 
+def row_check_ids() -> tuple[str, ...]:
+    """Checks counted over the rows of a readable dump (not about the file or landing entry),
+    in registry order: what a planted defect can trigger."""
+    return tuple(cid for cid, c in load_checks().items() if c.level is not Level.FILE)
+
+
 CHECKS_DDL = """
 CREATE TABLE IF NOT EXISTS dq.checks (
     check_id VARCHAR, name VARCHAR, description VARCHAR, dimension VARCHAR,

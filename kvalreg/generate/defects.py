@@ -18,22 +18,12 @@ from typing import Any
 import numpy as np
 
 from kvalreg.codebook import Variable, VarType
+from kvalreg.dq.checks import row_check_ids
 from kvalreg.generate.columns import Table
 from kvalreg.generate.model import HintError
 from kvalreg.registry import DateRule, Form, Registry
 
-CHECKS = (
-    "mandatory_missing",
-    "type_conformance",
-    "allowed_values",
-    "hard_limits",
-    "plausibility_limits",
-    "fnr_invalid",
-    "resh_unknown",
-    "duplicate_rows",
-    "unique",
-    "date_order",
-)
+CHECKS = row_check_ids()  # ground truth lists every row-level check, planted or not
 WHOLE_ROW = "*"  # variable key for checks about whole rows (duplicate_rows)
 NOT_A_NUMBER = "ukjent"  # what a type-conformance defect writes into a numeric field
 _VARS_PER_CHECK = 3
