@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(KVALREG_HOME)/dagster
 GENERATED := $(KVALREG_HOME)/generated
 ROWS ?= 20000
 
-.PHONY: install run test ui lint lock clean-var
+.PHONY: install run test ui lint lock clean-var dbt-manifest
 
 # Installs the locked dependencies into .venv; re-runs only when the lock or pyproject changes.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -19,7 +19,21 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+# The dbt manifest is prepared here, at build time, so the Dagster code location never parses
+# the dbt project on load (assets/dbt.py reads dbt_project/target/manifest.json). Re-made when a
+# model, macro, YAML file or reference CSV changes; the sources YAML is checked to match the
+# codebooks first (regenerate with `$(BIN)/python -m kvalreg.dbt_sources`).
+DBT_MANIFEST := dbt_project/target/manifest.json
+DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs \
+	-prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print) $(wildcard kvalreg/reference/*.csv)
+
+$(DBT_MANIFEST): $(VENV)/.installed $(DBT_INPUTS)
+	$(BIN)/python -m kvalreg.dbt_sources --check
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+
+dbt-manifest: $(DBT_MANIFEST)
+
+install: $(VENV)/.installed $(DBT_MANIFEST)
 
 # Generate both demo registries (defects planted in hjerneslag), drop their dumps into
 # landing/, ingest them through the persistent Dagster instance, and say where things are.

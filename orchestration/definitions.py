@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from assets.dbt import manifest_ready, marts_definitions
 from assets.quarantine import quarantine_landing_file
 from assets.raw import build_raw_assets, build_raw_jobs
 from kvalreg.landing import settle_seconds_from_env
@@ -40,7 +41,7 @@ def build_definitions(
     """
     regs = load_registries() if registries is None else registries
     raw_jobs = build_raw_jobs(regs)
-    return dg.Definitions(
+    ingestion = dg.Definitions(
         assets=build_raw_assets(regs),
         jobs=[*raw_jobs, quarantine_landing_file],
         sensors=[
@@ -53,6 +54,12 @@ def build_definitions(
         resources={"warehouse": warehouse or warehouse_resource_from_env()},
         executor=dg.in_process_executor,
     )
+    # The marts (assets/dbt.py) need the dbt manifest that `make install` prepares; without
+    # it the code location still serves ingestion, and says why the marts are missing.
+    if not manifest_ready():
+        warnings.warn("dbt manifest missing: marts disabled; run `make dbt-manifest`", stacklevel=2)
+        return ingestion
+    return dg.Definitions.merge(ingestion, marts_definitions())
 
 
 defs = build_definitions()

@@ -34,6 +34,7 @@ from dagster._core.scheduler.instigation import (
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from dagster._core.workspace.load import location_origins_from_yaml_paths
 
+from assets.dbt import MARTS_JOB, manifest_ready, marts_registries
 from assets.quarantine import JOB_NAME as QUARANTINE_JOB
 from assets.quarantine import OP_NAME as QUARANTINE_OP
 from assets.raw import FATAL_CHECK
@@ -60,6 +61,7 @@ class ProcessSummary:
     skipped: list[str] = field(default_factory=list)  # run keys that already had a run
     settling: int = 0  # files still being written when we stopped waiting
     run_ids: list[str] = field(default_factory=list)
+    accepted_registries: set[str] = field(default_factory=set)  # registries with a new dump
 
     @property
     def ok(self) -> bool:
@@ -169,6 +171,7 @@ def process_once(
             ]
             summary.settling = len(settling)
             if not settling or time.monotonic() >= deadline:
+                _build_marts(instance, defs, summary)
                 return summary
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
@@ -215,6 +218,27 @@ def _execute(
         summary.rejected.append(what)
     else:
         summary.processed.append(what)
+        summary.accepted_registries.update(
+            e.asset_key.path[1] for e in result.get_asset_materialization_events()
+        )
+
+
+def _build_marts(
+    instance: dg.DagsterInstance, defs: dg.Definitions, summary: ProcessSummary
+) -> None:
+    """Run the marts job once if a dump of a registry the marts read was accepted.
+
+    Once per ``kvalreg process``, not per dump: the marts read only the latest dumps, so one
+    build after all ingestion runs gives the same result as one build per dump.
+    """
+    if not manifest_ready() or not (summary.accepted_registries & marts_registries()):
+        return
+    result = defs.resolve_job_def(MARTS_JOB).execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    summary.run_ids.append(result.run_id)
+    if not result.success:
+        summary.failed.append(f"{MARTS_JOB} (run {result.run_id})")
 
 
 def _quarantined(result: dg.ExecuteInProcessResult) -> bool:

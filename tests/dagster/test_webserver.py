@@ -151,7 +151,7 @@ def test_code_location_loads_with_assets_checks_and_sensor(webserver: str) -> No
     }
 
     sensors = {s["name"]: s["sensorState"] for s in repo["sensors"]}
-    assert set(sensors) == {"landing_sensor"}
+    assert set(sensors) == {"landing_sensor", "marts_after_ingest"}
     assert sensors["landing_sensor"]["status"] == "RUNNING"
     assert sensors["landing_sensor"]["typeSpecificData"]["lastCursor"] == CURSOR
     jobs = {j["name"] for j in repo["jobs"]}

@@ -1,0 +1,1 @@
+{{ kvalreg_episodes('hjerneslag', base='akuttskjema', followups=['oppfolging']) }}

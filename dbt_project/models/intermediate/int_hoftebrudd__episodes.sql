@@ -1,0 +1,1 @@
+{{ kvalreg_episodes('hoftebrudd', base='operasjon', followups=['oppfolging']) }}

@@ -1,0 +1,69 @@
+{#- Variabelkompletthet per registry, form, variable, unit (RESH as written) and event year,
+    over completed forms: `missing` = empty or not valid for its type (ingestion loads such a
+    value as NULL), `unknown` = a codebook missing code ("Ukjent"), and completeness =
+    1 - (missing + unknown) / forms. Follow-up forms count under their own unit and the
+    episode's event year. Variables come from the generated sources, so a codebook change
+    changes this mart without a model edit. -#}
+{%- set branches = [] -%}
+{%- for registry in var('registries') -%}
+    {%- set episodes = ref('int_' ~ registry ~ '__episodes') -%}
+    {%- if execute -%}
+        {%- set meta = kvalreg_registry_meta(registry) -%}
+        {%- for node in graph.sources.values() if node.source_name == 'raw_' ~ registry -%}
+            {%- set prefix = '' if node.name == meta.base_form else node.name ~ '_' -%}
+            {%- for col in node.columns.values() if not col.name.startswith('_') -%}
+                {#- the episode keys of a follow-up are the base form's (joined on them) -#}
+                {%- if not (prefix and kvalreg_staged_name(col.name, meta['keys'])
+                            in ['episode_id', 'patient_id', 'person_key']) -%}
+                {%- set cmeta = col.meta.get('kvalreg', {}) -%}
+                {%- set staged = adapter.quote(prefix ~ kvalreg_staged_name(col.name, meta['keys'])) -%}
+                {%- set codes = cmeta.get('missing_codes', []) -%}
+                {%- set sql -%}
+    select
+        '{{ registry }}' as registry,
+        '{{ node.name }}' as form,
+        '{{ col.name }}' as variable,
+        {{ 'true' if cmeta.get('mandatory') else 'false' }} as mandatory,
+        {{ prefix }}unit_resh as unit_resh,
+        event_year as year,
+        count(*) as forms,
+        count(*) - count({{ staged }}) as missing,
+        {%- if codes %}
+        count(*) filter (where cast({{ staged }} as varchar) in (
+            {%- for c in codes %}{{ kvalreg_sql_string(c) }}{{ ", " if not loop.last }}{% endfor %})) as unknown
+        {%- else %}
+        0 as unknown
+        {%- endif %}
+    from {{ episodes }}
+    where {{ prefix }}form_status = 1
+    group by all
+                {%- endset -%}
+                {%- do branches.append(sql) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endfor %}
+with counts as (
+{%- if branches %}
+{{ branches | join('\n    union all\n') }}
+{%- else %}
+    select null::varchar as registry, null::varchar as form, null::varchar as variable,
+        null::boolean as mandatory, null::varchar as unit_resh, null::bigint as year,
+        0::bigint as forms, 0::bigint as missing, 0::bigint as unknown
+    where false
+{%- endif %}
+)
+
+select
+    registry,
+    form,
+    variable,
+    mandatory,
+    unit_resh,
+    year,
+    cast(forms as bigint) as forms,
+    cast(missing as bigint) as missing,
+    cast(unknown as bigint) as unknown,
+    1 - (missing + unknown) / forms as completeness
+from counts

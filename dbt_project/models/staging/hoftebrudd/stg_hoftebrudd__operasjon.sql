@@ -1,0 +1,1 @@
+{{ kvalreg_stage('hoftebrudd', 'operasjon') }}
