@@ -178,7 +178,7 @@ def build_exports_asset(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefinit
             metadata={
                 "files": len(summary.files),
                 "imongr_upload_rows": summary.upload_rows,
-                "exports_dir": dg.MetadataValue.path(str(warehouse.layout.home / "exports")),
+                "exports_dir": dg.MetadataValue.path(str(warehouse.layout.exports)),
             }
         )
 

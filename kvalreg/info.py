@@ -13,6 +13,7 @@ def describe(layout: Layout) -> str:
         f"  landing     {layout.landing}/<registry>/",
         f"  archive     {layout.archive}/<registry>/<form>/<dump id>/",
         f"  quarantine  {layout.quarantine}/<registry>/  (originals + .report.json/.report.txt)",
+        f"  exports     {layout.exports}/  (imongr upload, indicator definitions, Parquet marts)",
         f"  dagster     {layout.dagster_home}  (DAGSTER_HOME for `make ui`)",
     ]
     if not layout.warehouse.exists():

@@ -48,6 +48,11 @@ class Layout:
         return self.home / "warehouse.lock"
 
     @property
+    def exports(self) -> Path:
+        """What leaves the platform after a marts build (imongr upload, Parquet marts)."""
+        return self.home / "exports"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 

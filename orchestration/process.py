@@ -62,6 +62,7 @@ class ProcessSummary:
     settling: int = 0  # files still being written when we stopped waiting
     run_ids: list[str] = field(default_factory=list)
     accepted_registries: set[str] = field(default_factory=set)  # registries with a new dump
+    marts_built: bool = False  # the marts job ran and succeeded in this pass
 
     @property
     def ok(self) -> bool:
@@ -78,6 +79,8 @@ class ProcessSummary:
         lines += [f"  quarantined: {d}" for d in self.quarantined]
         lines += [f"  rejected:    {d}" for d in self.rejected]
         lines += [f"  FAILED:      {d}" for d in self.failed]
+        if self.marts_built:
+            lines.append("  marts:       rebuilt with dbt, exports written")
         return "\n".join(lines)
 
 
@@ -234,9 +237,10 @@ def _build_marts(
     if not manifest_ready() or not (summary.accepted_registries & marts_registries()):
         return
     result = defs.resolve_job_def(MARTS_JOB).execute_in_process(
-        instance=instance, raise_on_error=False
+        run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False
     )
     summary.run_ids.append(result.run_id)
+    summary.marts_built = result.success
     if not result.success:
         summary.failed.append(f"{MARTS_JOB} (run {result.run_id})")
 

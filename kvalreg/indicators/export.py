@@ -26,10 +26,6 @@ DEFINITIONS_MODEL = "mart_indicator_definitions"
 UPLOAD_COLUMNS = ("context", "year", "orgnr", "ind_id", "var", "denominator")
 
 
-def exports_dir(layout: Layout) -> Path:
-    return layout.home / "exports"
-
-
 @dataclass(frozen=True)
 class ExportSummary:
     files: dict[str, Path]  # logical name -> written file
@@ -69,7 +65,7 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def export_marts(con: duckdb.DuckDBPyConnection, layout: Layout) -> ExportSummary:
     """Write the imongr files and a Parquet copy of each mart; returns what was written."""
-    out = exports_dir(layout)
+    out = layout.exports
     files: dict[str, Path] = {}
     tables = mart_tables(con)
     for table in tables:
