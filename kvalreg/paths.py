@@ -13,6 +13,15 @@ from pathlib import Path
 DEFAULT_HOME = Path("var")
 
 
+def default_secrets_dir() -> Path:
+    """Keys and secrets live outside the repository: ``$KVALREG_SECRETS``, else
+    ``$XDG_DATA_HOME/kvalreg/secrets`` (``~/.local/share/kvalreg/secrets``)."""
+    if env := os.environ.get("KVALREG_SECRETS"):
+        return Path(env).resolve()
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "kvalreg" / "secrets"
+
+
 @dataclass(frozen=True)
 class Layout:
     """The directory layout under ``KVALREG_HOME`` (documented in the README)."""
@@ -60,6 +69,11 @@ class Layout:
     def state(self) -> Path:
         """Small bookkeeping files (e.g. the hash cache of files seen in landing)."""
         return self.home / "state"
+
+    @property
+    def secrets(self) -> Path:
+        """Private keys and master secrets (0700 directory, 0600 files), never under the repo."""
+        return default_secrets_dir()
 
     def landing_for(self, registry: str) -> Path:
         return self.landing / registry

@@ -1,6 +1,6 @@
 """Shared fixtures: every test gets its own KVALREG_HOME, DAGSTER_HOME and fixture registries.
 
-Tests must never touch the operator's ``var/`` tree or a developer's own Dagster instance,
+Tests must never touch the operator's ``var/`` tree, secrets or a developer's own Dagster instance,
 so the environment variables that select them are pointed into a temporary directory.
 """
 
@@ -24,6 +24,7 @@ def kvalreg_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lay
     home = tmp_path / "home"
     monkeypatch.setenv("KVALREG_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.setenv("KVALREG_SECRETS", str(tmp_path / "secrets"))
     extra = os.environ.get("KVALREG_REGISTRIES", "")
     dirs = [str(FIXTURE_REGISTRIES), *[p for p in extra.split(os.pathsep) if p]]
     monkeypatch.setenv("KVALREG_REGISTRIES", os.pathsep.join(dict.fromkeys(dirs)))
