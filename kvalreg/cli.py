@@ -26,6 +26,7 @@ def _generate(args: argparse.Namespace) -> int:
         rows=args.rows,
         seed=args.seed,
         defects=args.defects,
+        persons=args.persons,
     )
     print(summary.describe())
     return 0
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--rows", type=int, default=10_000, help="base-form registrations")
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--defects", action="store_true", help="plant known defects + ground truth")
+    gen.add_argument(
+        "--persons", type=int, help="distinct persons (default: the registry's episode mix)"
+    )
     gen.set_defaults(func=_generate)
 
     drp = sub.add_parser(
