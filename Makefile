@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(KVALREG_HOME)/dagster
 GENERATED := $(KVALREG_HOME)/generated
 ROWS ?= 20000
 
-.PHONY: install run test ui lint lock clean-var dbt-manifest
+.PHONY: install run test ui lint lock clean-var dbt-manifest bench
 
 # Installs the locked dependencies into .venv; re-runs only when the lock or pyproject changes.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -47,6 +47,12 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# Every stage beside its floor (bench/run.py); writes bench/results.json and bench/RESULTS.md.
+# Sizes default to 100k, 1M and 10M registrations: `make bench BENCH_SIZES="100000"` for less.
+BENCH_SIZES ?= 100000 1000000 10000000
+bench: install
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES)
 
 # The Dagster UI and daemon on http://127.0.0.1:3000, on the same instance `make run` used.
 ui: install
