@@ -60,6 +60,3 @@ def build_definitions(
         warnings.warn("dbt manifest missing: marts disabled; run `make dbt-manifest`", stacklevel=2)
         return ingestion
     return dg.Definitions.merge(ingestion, marts_definitions())
-
-
-defs = build_definitions()
