@@ -24,14 +24,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 # The dbt manifest is prepared here, at build time, so the Dagster code location never parses
 # the dbt project on load (assets/dbt.py reads dbt_project/target/manifest.json). Re-made when a
 # model, macro, YAML file or reference CSV changes; the sources YAML is checked to match the
-# codebooks first (regenerate with `$(BIN)/python -m kvalreg.dbt_sources`).
+# codebooks first (regenerate with `$(BIN)/python -m kvalreg.dbt_sources`). Parsed with the vars
+# the marts runs pass (assets/dbt.py), so their partial parse is valid for KVALREG_HOME.
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs \
 	-prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print) $(wildcard kvalreg/reference/*.csv)
 
 $(DBT_MANIFEST): $(VENV)/.installed $(DBT_INPUTS)
 	$(BIN)/python -m kvalreg.dbt_sources --check
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --vars '{"kvalreg_home": "$(KVALREG_HOME)"}'
 
 dbt-manifest: $(DBT_MANIFEST)
 
