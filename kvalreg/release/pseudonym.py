@@ -38,9 +38,7 @@ MASTER_SECRET_FILE = "release-master.key"
 MASTER_SECRET_BYTES = 32
 _ALPHABET = b"bcdfghjklmnpqrst"  # 16 consonants: one per nibble
 # byte -> its two letters as one little-endian uint16, so one lookup writes two characters
-_PAIRS = np.array(
-    [_ALPHABET[b >> 4] | (_ALPHABET[b & 0x0F] << 8) for b in range(256)], dtype="<u2"
-)
+_PAIRS = np.array([_ALPHABET[b >> 4] | (_ALPHABET[b & 0x0F] << 8) for b in range(256)], dtype="<u2")
 PSEUDONYM_LENGTH = 32
 _TAG_INT = 0x01
 _TAG_STR = 0x02
@@ -167,7 +165,9 @@ def day_shifts(ids: pl.Series, key: bytes, max_days: int) -> pl.Series:
     Drawn from the same keyed permutation under its own key, so it is stable within a
     project and every date of one person moves by the same number of days (intervals kept).
     """
-    cipher = permute(encode_blocks(ids.fill_null(0) if ids.dtype.is_integer() else ids.fill_null("")), key)
+    cipher = permute(
+        encode_blocks(ids.fill_null(0) if ids.dtype.is_integer() else ids.fill_null("")), key
+    )
     draw = cipher[:, :4].copy().view(">u4").ravel().astype(np.int64) % (2 * max_days)
     shift = np.where(draw < max_days, draw - max_days, draw - max_days + 1)
     return pl.Series("shift_days", shift, dtype=pl.Int32)
