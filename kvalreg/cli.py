@@ -75,6 +75,14 @@ def _release_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release_submit(args: argparse.Namespace) -> int:
+    from kvalreg.release.inbox import submit
+
+    target = submit(Path(args.file), Layout.from_env(), load_registries())
+    print(f"submitted {args.file} -> {target}")
+    return 0
+
+
 def _log_verify(args: argparse.Namespace) -> int:
     from kvalreg.release.log import ReleaseLog
 
@@ -120,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     rel_check = rel_sub.add_parser("check", help="validate a release request; builds nothing")
     rel_check.add_argument("file")
     rel_check.set_defaults(func=_release_check)
+    rel_submit = rel_sub.add_parser(
+        "submit", help="check a request against the codebook and drop it into releases/requests/"
+    )
+    rel_submit.add_argument("file")
+    rel_submit.set_defaults(func=_release_submit)
     rel_build = rel_sub.add_parser(
         "build", help="check and build a release package now (the sensor does this too)"
     )
