@@ -20,7 +20,8 @@ DEMO_REQUEST = (
     Path(__file__).resolve().parents[2]
     / "kvalreg" / "registries" / "hoftebrudd" / "releases" / "hoftebrudd-demo.yaml"
 )  # fmt: skip
-ELEVEN_DIGITS = re.compile(r"(?<!\d)\d{11}(?!\d)")
+# a standalone 11-digit value: not part of a longer token such as a SHA-256 hex digest
+ELEVEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{11}(?![0-9A-Za-z])")
 
 
 def run_kvalreg(
