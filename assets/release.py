@@ -43,7 +43,7 @@ def build_release_asset(registries: Mapping[str, Registry]) -> dg.AssetsDefiniti
         path = Path(tagged) if tagged else find_request(layout, context.partition_key)
         who = context.run.tags.get("dagster/sensor_name", "manual run")
         result = build_release(
-            path, layout, dict(registries), triggered_by=f"dagster {who}, run {context.run_id}"
+            path, layout, dict(registries), triggered_by=f"dagster {who}, run {context.run.run_id}"
         )
         report = result.kanon
         metadata: dict[str, dg.RawMetadataValue] = {
@@ -69,6 +69,5 @@ def build_release_asset(registries: Mapping[str, Registry]) -> dg.AssetsDefiniti
 release_job = dg.define_asset_job(
     RELEASE_JOB,
     selection=dg.AssetSelection.assets(RELEASE_ASSET),
-    partitions_def=release_partitions,
     description="Build one release package (one partition = one request version).",
 )
