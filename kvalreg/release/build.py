@@ -14,7 +14,8 @@ Layout under ``KVALREG_HOME/releases/`` (see ``Layout``)::
 Determinism: pseudonyms, date shifts, generalisations and k-anonymity depend only on the
 data, the request and the master secret; rows are sorted; files are written with pinned
 settings (``package.py``); nothing records the build time. Re-building the same request
-version therefore gives byte-identical files, and the log is not appended to again.
+version therefore gives byte-identical files, and the log is not appended to again. If the
+data changed meanwhile (a newer dump), the build refuses instead of changing the version.
 """
 
 from __future__ import annotations
@@ -379,6 +380,13 @@ def _refuse_if_final(layout: Layout, request: ReleaseRequest) -> None:
             )
 
 
+def _built_archive(target: Path) -> str | None:
+    record = target / BUILD_RECORD
+    if not record.exists():
+        return None
+    return json.loads(record.read_text(encoding="utf-8")).get("archive_sha256")
+
+
 def _already_logged(log: ReleaseLog, release_id: str, archive_sha256: str) -> bool:
     return any(
         e.get("kind") == "release"
@@ -408,6 +416,12 @@ def build_release(
     staging = _stage(target)
     folder, archive = write_package(staging, request, registry, released, tables.dumps, report)
     archive_sha = package.sha256_file(archive)
+    if _built_archive(target) not in (None, archive_sha):
+        shutil.rmtree(staging)
+        raise ReleaseRefused(
+            f"{request.path}: release {request.release_id} was built from other data (a newer "
+            "dump since); a version's package never changes, so give the request a new 'version'"
+        )
     manifest = json.loads((folder / package.MANIFEST).read_text(encoding="utf-8"))
     rows = {name: frame.height for name, frame in released.items()}
     kept = released[base_form(registry)][PERSON].unique()

@@ -172,6 +172,12 @@ def test_a_changed_request_needs_a_new_version_and_delivered_is_final(
     changed = request_file(tmp_path, demo(derived=[]), "changed.yaml")
     with pytest.raises(ReleaseRefused, match="needs a new 'version'"):
         build_release(changed, release_env, hoftebrudd)
+    record = built.package_dir.parent / "build.json"
+    saved = record.read_text()
+    record.write_text(saved.replace(built.archive_sha256, "0" * 64))  # as if older data
+    with pytest.raises(ReleaseRefused, match="built from other data"):
+        build_release(DEMO_REQUEST, release_env, hoftebrudd)
+    record.write_text(saved)
     before = tree_bytes(built.package_dir)
     mark_delivered(release_env, built.release_id, {"target": "test", "at": "2026-11-23"})
     with pytest.raises(ReleaseRefused, match="delivered and is never overwritten"):
