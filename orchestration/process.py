@@ -286,7 +286,15 @@ def _build_releases(
         )
         summary.run_ids.append(result.run_id)
         if not result.success:
-            summary.failed.append(f"{RELEASE_JOB} {request.partition_key} (run {result.run_id})")
+            why = [
+                (e.step_failure_data.error.message or "").strip()
+                for e in result.get_step_failure_events()
+                if e.step_failure_data.error
+            ]
+            summary.failed.append(
+                f"{RELEASE_JOB} {request.partition_key} (run {result.run_id})"
+                + "".join(f"\n    {line}" for w in why for line in w.splitlines())
+            )
             continue
         for event in result.get_asset_materialization_events():
             meta = event.materialization.metadata

@@ -190,11 +190,10 @@ def read_tables(
     episodes = pl.Series(keys.episode, [], dtype=pl.Int64)
     fnr_by_person = pl.DataFrame()
     for form in [base, *[f for f in wanted if f != base]]:
-        available = registry.form(form).columns
-        extra = [keys.fnr, keys.event_date, *(c.variable for c in request.conditions)]
         columns = [keys.patient, keys.episode, *wanted[form]]
-        columns += [c for c in (*extra, keys.status) if c and c in available and form == base]
-        if form != base and keys.status in available:
+        if form == base:
+            columns += [keys.fnr, keys.event_date, *(c.variable for c in request.conditions)]
+        if keys.status and keys.status in registry.form(form).columns:
             columns.append(keys.status)
         rows, dump = source.form_rows(con, registry, form, list(dict.fromkeys(columns)))
         if dump:

@@ -129,3 +129,20 @@ def test_end_to_end_through_kvalreg_process(ingested: tuple[Path, Path], tmp_pat
         assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
         assert runs[0].tags[RUN_KEY_TAG].startswith("hoftebrudd-demo@v1:")
         assert instance.get_dynamic_partitions(RELEASE_PARTITIONS) == ["hoftebrudd-demo@v1"]
+
+
+def test_process_reports_a_bad_request_by_file_and_field(
+    release_env: Layout, hoftebrudd: dict[str, Registry]
+) -> None:
+    from orchestration.process import process_once
+
+    data = yaml.safe_load(DEMO_REQUEST.read_text(encoding="utf-8"))
+    data["approvals"]["expires"] = "2020-01-01"
+    release_env.release_requests.mkdir(parents=True)
+    bad = release_env.release_requests / "expired.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    summary = process_once(release_env, hoftebrudd, settle_seconds=0)
+    (failed,) = summary.failed
+    assert "hoftebrudd-demo@v1" in failed
+    assert str(bad) in failed and "field 'approvals.expires'" in failed
+    assert not release_env.release_packages.exists()
