@@ -33,6 +33,7 @@ from dagster._core.scheduler.instigation import (
 )
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from dagster._core.workspace.load import location_origins_from_yaml_paths
+from dagster._utils.error import SerializableErrorInfo
 
 from assets.dbt import MARTS_JOB, manifest_ready, marts_registries
 from assets.quarantine import JOB_NAME as QUARANTINE_JOB
@@ -286,11 +287,7 @@ def _build_releases(
         )
         summary.run_ids.append(result.run_id)
         if not result.success:
-            why = [
-                (e.step_failure_data.error.message or "").strip()
-                for e in result.get_step_failure_events()
-                if e.step_failure_data.error
-            ]
+            why = [_root_cause(e.step_failure_data.error) for e in result.get_step_failure_events()]
             summary.failed.append(
                 f"{RELEASE_JOB} {request.partition_key} (run {result.run_id})"
                 + "".join(f"\n    {line}" for w in why for line in w.splitlines())
@@ -302,6 +299,13 @@ def _build_releases(
             if "linkage_archive" in meta:
                 where.append(f"key file {meta['linkage_archive'].value}")
             summary.releases.append(f"{request.partition_key}: {', '.join(where)}")
+
+
+def _root_cause(error: SerializableErrorInfo | None) -> str:
+    """The innermost error's message (Dagster wraps the op's exception in its own)."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return "" if error is None else error.message.strip()
 
 
 def _quarantined(result: dg.ExecuteInProcessResult) -> bool:
