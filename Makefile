@@ -39,11 +39,15 @@ dbt-manifest: $(DBT_MANIFEST)
 install: $(VENV)/.installed $(DBT_MANIFEST)
 
 # Generate both demo registries (defects planted in hjerneslag), drop their dumps into
-# landing/, ingest them through the persistent Dagster instance, and say where things are.
+# landing/ and the demo release request into releases/requests/, ingest, build the marts and
+# the release (package + key file) through the persistent Dagster instance, and say where
+# things are.
+DEMO_REQUEST := kvalreg/registries/hoftebrudd/releases/hoftebrudd-demo.yaml
 run: install
 	$(BIN)/kvalreg generate --registry hoftebrudd --out $(GENERATED)/hoftebrudd --rows $(ROWS) --seed 1
 	$(BIN)/kvalreg generate --registry hjerneslag --out $(GENERATED)/hjerneslag --rows $(ROWS) --seed 2 --defects
 	$(BIN)/kvalreg drop $(GENERATED)/hoftebrudd/* $(GENERATED)/hjerneslag/*
+	$(BIN)/kvalreg release submit $(DEMO_REQUEST)
 	$(BIN)/kvalreg process
 	$(BIN)/kvalreg info
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kvalreg.paths import Layout
 from kvalreg.registry import load_registries
+from kvalreg.release.request import ReleaseRefused
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -59,6 +60,47 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release_check(args: argparse.Namespace) -> int:
+    from kvalreg.release.build import check
+
+    request = check(Path(args.file), Layout.from_env(), load_registries())
+    print(f"{args.file}: OK, release {request.release_id} of project {request.project_id}")
+    return 0
+
+
+def _release_build(args: argparse.Namespace) -> int:
+    from kvalreg.release.build import build_release
+
+    result = build_release(Path(args.file), Layout.from_env(), load_registries())
+    print(result.describe())
+    return 0
+
+
+def _release_submit(args: argparse.Namespace) -> int:
+    from kvalreg.release.inbox import submit
+
+    target = submit(Path(args.file), Layout.from_env(), load_registries())
+    print(f"submitted {args.file} -> {target}")
+    return 0
+
+
+def _log_verify(args: argparse.Namespace) -> int:
+    from kvalreg.release.log import ReleaseLog
+
+    layout = Layout.from_env()
+    verification = ReleaseLog(layout.release_log, layout.secrets).verify()
+    print(verification.describe(layout.release_log))
+    return 0 if verification.ok else 1
+
+
+def _innsyn(args: argparse.Namespace) -> int:
+    from kvalreg.release.innsyn import innsyn
+
+    fnr = sys.stdin.readline() if args.fnr == "-" else args.fnr
+    print(innsyn(fnr, Layout.from_env(), load_registries()).describe())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvalreg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +127,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     proc.set_defaults(func=_process)
 
+    rel = sub.add_parser("release", help="research data releases (utlevering)")
+    rel_sub = rel.add_subparsers(dest="release_command", required=True)
+    rel_check = rel_sub.add_parser("check", help="validate a release request; builds nothing")
+    rel_check.add_argument("file")
+    rel_check.set_defaults(func=_release_check)
+    rel_submit = rel_sub.add_parser(
+        "submit", help="check a request against the codebook and drop it into releases/requests/"
+    )
+    rel_submit.add_argument("file")
+    rel_submit.set_defaults(func=_release_submit)
+    rel_build = rel_sub.add_parser(
+        "build", help="check and build a release package now (the sensor does this too)"
+    )
+    rel_build.add_argument("file")
+    rel_build.set_defaults(func=_release_build)
+
+    log = sub.add_parser("log", help="the release log (utleveringslogg)")
+    log_sub = log.add_subparsers(dest="log_command", required=True)
+    log_verify = log_sub.add_parser("verify", help="detect edited or removed log entries")
+    log_verify.set_defaults(func=_log_verify)
+
+    ins = sub.add_parser(
+        "innsyn", help="what the registries hold about a person and which releases had them"
+    )
+    ins.add_argument("fnr", help="the fødselsnummer, or - to read it from stdin (keeps it out "
+                     "of the process list and shell history)")  # fmt: skip
+    ins.set_defaults(func=_innsyn)
+
     info = sub.add_parser("info", help="where the warehouse, archive, quarantine and reports are")
     info.set_defaults(func=_info)
     return parser
@@ -94,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as exc:  # bad configuration or input: say what, not a trace
+    except (ValueError, OSError, ReleaseRefused) as exc:  # bad input: say what, not a trace
         print(f"kvalreg {args.command}: {exc}", file=sys.stderr)
         return 2
 

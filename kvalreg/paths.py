@@ -62,6 +62,31 @@ class Layout:
         return self.home / "exports"
 
     @property
+    def releases(self) -> Path:
+        """Research data releases: ``requests/`` in, ``packages/``, ``linkage/`` and ``log/``."""
+        return self.home / "releases"
+
+    @property
+    def release_requests(self) -> Path:
+        """Drop one YAML release request per approved project (and version) here."""
+        return self.releases / "requests"
+
+    @property
+    def release_packages(self) -> Path:
+        """``<request id>@v<version>/``: the researcher's package folder, zip and build record."""
+        return self.releases / "packages"
+
+    @property
+    def release_linkage(self) -> Path:
+        """Key files (pseudonym <-> fnr) for the trusted third party only; 0700/0600."""
+        return self.releases / "linkage"
+
+    @property
+    def release_log(self) -> Path:
+        """The append-only, hash-chained release log (utleveringslogg)."""
+        return self.releases / "log" / "utleveringslogg.jsonl"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 

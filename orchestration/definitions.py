@@ -1,4 +1,5 @@
-"""The code location: every raw asset, its job, the quarantine job, the landing sensor.
+"""The code location: every raw asset, its job, the quarantine job, the landing sensor, and
+the release package asset with its job and sensor.
 
 Job layout: one asset job per registry form (``ingest_<registry>__<form>``). A job carries a
 single partitions definition and every form has its own dynamic partitions (its own dump
@@ -19,10 +20,11 @@ import dagster as dg
 from assets.dbt import manifest_ready, marts_definitions
 from assets.quarantine import quarantine_landing_file
 from assets.raw import build_raw_assets, build_raw_jobs
+from assets.release import build_release_asset, release_job
 from kvalreg.landing import settle_seconds_from_env
 from kvalreg.registry import Registry, load_registries
 from resources import WarehouseResource, warehouse_resource_from_env
-from sensors import build_landing_sensor
+from sensors import build_landing_sensor, build_release_sensor
 
 # Dagster's own @sensor decorator passes its beta ``owners`` parameter on every sensor, which
 # would print a BetaWarning on each `kvalreg process`; we do not use owners.
@@ -41,15 +43,13 @@ def build_definitions(
     """
     regs = load_registries() if registries is None else registries
     raw_jobs = build_raw_jobs(regs)
+    settle = settle_seconds_from_env() if settle_seconds is None else settle_seconds
     ingestion = dg.Definitions(
-        assets=build_raw_assets(regs),
-        jobs=[*raw_jobs, quarantine_landing_file],
+        assets=[*build_raw_assets(regs), build_release_asset(regs)],
+        jobs=[*raw_jobs, quarantine_landing_file, release_job],
         sensors=[
-            build_landing_sensor(
-                regs,
-                [*raw_jobs, quarantine_landing_file],
-                settle_seconds_from_env() if settle_seconds is None else settle_seconds,
-            )
+            build_landing_sensor(regs, [*raw_jobs, quarantine_landing_file], settle),
+            build_release_sensor(release_job, settle),
         ],
         resources={"warehouse": warehouse or warehouse_resource_from_env()},
         executor=dg.in_process_executor,
