@@ -75,7 +75,7 @@ def seal(data: bytes, signer: Signer, recipient: x509.Certificate) -> bytes:
 def decrypt(envelope: bytes, cert: x509.Certificate, key: rsa.RSAPrivateKey) -> bytes:
     """The signed (still unverified) CMS inside ``envelope``."""
     try:
-        return pkcs7.pkcs7_decrypt_der(envelope, cert, key, [pkcs7.PKCS7Options.Binary])
+        return pkcs7.pkcs7_decrypt_der(envelope, cert, key, [])
     except ValueError as exc:
         raise EnvelopeError(f"cannot decrypt: {exc}") from None
 

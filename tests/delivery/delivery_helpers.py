@@ -1,0 +1,48 @@
+"""What a recipient does, with stock tools only (no kvalreg code): shared by the tests."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def openssl(*args: str, input: bytes | None = None) -> bytes:
+    """Run the real openssl binary; fail the test with its stderr if it fails."""
+    proc = subprocess.run(["openssl", *args], input=input, capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+
+
+def openssl_open(envelope: Path, cert: Path, key: Path, ca: Path, workdir: Path) -> bytes:
+    """What a recipient does with one envelope, with stock OpenSSL only."""
+    signed = workdir / (envelope.name + ".p7s")
+    plain = workdir / (envelope.name + ".plain")
+    openssl(
+        "cms",
+        "-decrypt",
+        "-inform",
+        "DER",
+        "-binary",
+        "-in",
+        str(envelope),
+        "-recip",
+        str(cert),
+        "-inkey",
+        str(key),
+        "-out",
+        str(signed),
+    )
+    openssl(
+        "cms",
+        "-verify",
+        "-inform",
+        "DER",
+        "-binary",
+        "-in",
+        str(signed),
+        "-CAfile",
+        str(ca),
+        "-out",
+        str(plain),
+    )
+    return plain.read_bytes()
