@@ -46,3 +46,37 @@ def openssl_open(envelope: Path, cert: Path, key: Path, ca: Path, workdir: Path)
         str(plain),
     )
     return plain.read_bytes()
+
+
+def sftp_fetch(
+    host: str, port: int, user: str, key: Path, known_hosts_line: str, remote: str, dest: Path
+) -> None:
+    """Fetch a remote directory with OpenSSH's sftp client: batch mode, pinned host key."""
+    dest.mkdir(parents=True, exist_ok=True)
+    known = dest.parent / "known_hosts"
+    known.write_text(known_hosts_line + "\n")
+    batch = dest.parent / "sftp.batch"
+    batch.write_text(f"lcd {dest}\nget -r {remote}\n")
+    proc = subprocess.run(
+        [
+            "sftp",
+            "-b",
+            str(batch),
+            "-i",
+            str(key),
+            "-P",
+            str(port),
+            "-o",
+            f"UserKnownHostsFile={known}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            f"{user}@{host}",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
