@@ -51,7 +51,9 @@ def _check_issued_and_valid(
     else:
         raise CertificateRefused(f"{path}: not issued by a trusted CA")
     if now < cert.not_valid_before_utc:
-        raise CertificateRefused(f"{path}: not yet valid (from {cert.not_valid_before_utc:%Y-%m-%d})")
+        raise CertificateRefused(
+            f"{path}: not yet valid (from {cert.not_valid_before_utc:%Y-%m-%d})"
+        )
     if now > cert.not_valid_after_utc:
         raise CertificateRefused(f"{path}: expired on {cert.not_valid_after_utc:%Y-%m-%d}")
 
