@@ -47,7 +47,15 @@ DELIVERED = "delivered"
 
 
 class DeliveryFailed(RuntimeError):
-    """The delivery did not complete; the ledger holds it as failed and a re-run resumes it."""
+    """The delivery did not complete; the ledger holds it as failed and a re-run resumes it.
+
+    ``retryable`` is False when an operator must act first (login refused, host key changed,
+    remote directory missing or unwritable), so schedulers need not retry in vain.
+    """
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -162,7 +170,10 @@ def deliver(
             record.ended_at = now_iso()
             ledger.save(record)
             ledger.event("failed", ident, recipient=recipient.name, error=record.error)
-            raise DeliveryFailed(f"delivery {ident} to {recipient.name} failed: {last_error}")
+            raise DeliveryFailed(
+                f"delivery {ident} to {recipient.name} failed: {last_error}",
+                retryable=last_error.retryable if last_error else True,
+            )
 
         if before_commit is not None:
             before_commit()
