@@ -61,13 +61,16 @@ def _info(args: argparse.Namespace) -> int:
 def _deliver(args: argparse.Namespace) -> int:
     from kvalreg.delivery.config import load_config
     from kvalreg.delivery.deliver import DeliveryFailed, deliver
-    from kvalreg.delivery.package import Item
+    from kvalreg.delivery.package import Item, items_in
 
     layout = Layout.from_env()
     items = []
     for spec in args.files:
         name, sep, path = spec.partition("=")
-        items.append(Item(name, Path(path)) if sep else Item(Path(spec).name, Path(spec)))
+        if not sep and Path(spec).is_dir():  # a package directory: every file in it
+            items.extend(items_in(Path(spec)))
+        else:
+            items.append(Item(name, Path(path)) if sep else Item(Path(spec).name, Path(spec)))
     try:
         result = deliver(
             layout,
@@ -142,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     dlv.add_argument("--label", required=True, help="names the delivery (e.g. release-2026-03)")
     dlv.add_argument("--force", action="store_true", help="re-send a completed delivery")
     dlv.add_argument("--reason", help="why a forced re-send is needed (logged; required)")
-    dlv.add_argument("files", nargs="+", help="FILE or NAME=FILE (NAME is what the recipient sees)")
+    dlv.add_argument(
+        "files",
+        nargs="+",
+        help="FILE, NAME=FILE (NAME is what the recipient sees) or a DIRECTORY (all its files)",
+    )
     dlv.set_defaults(func=_deliver)
 
     dls = sub.add_parser("deliveries", help="list the delivery ledger")

@@ -8,6 +8,7 @@ by default (the SFTP account must be able to traverse it); the PKI under
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kvalreg.delivery.atomic import write_atomic
@@ -20,6 +21,8 @@ KINDS = {"npr": "npr", "helsedataservice": "helsedataservice"}  # anything else:
 
 
 def dev_pki(layout: Layout, bits: int = 3072) -> DevPki:
+    layout.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(layout.secrets, 0o700)
     return create_dev_pki(layout.secrets / "dev-pki", DEV_RECIPIENTS, bits=bits)
 
 

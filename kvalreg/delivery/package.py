@@ -69,6 +69,15 @@ class StagedDelivery:
         return sum(u.bytes for u in self.uploads)
 
 
+def items_in(folder: Path) -> list[Item]:
+    """Every regular file directly in ``folder`` as an item under its own name (sorted): how a
+    release package or key-file directory becomes a delivery."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise ValueError(f"{folder}: no files to deliver")
+    return [Item(p.name, p) for p in files]
+
+
 def delivery_id(recipient: str, label: str, items: list[Item]) -> str:
     """``<label>-<16 hex>``: the same recipient, label and file contents give the same id."""
     digest = hashlib.sha256(f"{recipient}\n{label}\n".encode())

@@ -102,21 +102,36 @@ def test_recipient_fetches_decrypts_and_verifies_with_openssh_and_openssl(
     assert "already_delivered" in capsys.readouterr().out
 
 
-def test_wrong_recipient_cannot_open(
+def test_a_package_directory_is_delivered_and_only_its_recipient_can_open_it(
     layout: Layout, config: DeliveryConfig, server: DevSshd, pki: DevPki, tmp_path: Path
 ) -> None:
-    data = tmp_path / "x.csv"
-    data.write_text("a;b\n", encoding="utf-8")
-    assert main(["deliver", "--recipient", "npr", "--label", "x", str(data)]) == 0
+    package = tmp_path / "p123"
+    package.mkdir()
+    (package / "data.csv").write_text("pid;x\nP1;2\n", encoding="utf-8")
+    (package / "codebook.csv").write_text("variable;label\nx;X\n", encoding="utf-8")
+    assert (
+        main(["deliver", "--recipient", "forsker_demo", "--label", "release-p123", str(package)])
+        == 0
+    )
     (record,) = Ledger(layout.deliveries).all()
-    other = pki.recipients["forsker_demo"]
+    assert [f["name"] for f in record.files] == ["codebook.csv", "data.csv"]
     folder = Path(record.remote_dir)
-    args = [
-        "--cert",
-        str(other.cert_path),
-        "--key",
-        str(other.key_path),
-        "--ca",
-        str(pki.ca.cert_path),
-    ]
-    assert main(["verify", str(folder), *args]) == 1
+    assert folder.parent == server.drops["forsker_demo"]
+
+    def check(who: str) -> int:
+        pair = pki.recipients[who]
+        return main(
+            [
+                "verify",
+                str(folder),
+                "--cert",
+                str(pair.cert_path),
+                "--key",
+                str(pair.key_path),
+                "--ca",
+                str(pki.ca.cert_path),
+            ]
+        )
+
+    assert check("forsker_demo") == 0
+    assert check("npr") == 1
