@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvalreg.delivery.certs import check_recipient_certificate, check_sender_certificate
-from kvalreg.delivery.config import DeliveryConfig
+from kvalreg.delivery.config import DeliveryConfig, Recipient
 from kvalreg.delivery.envelope import PART_BYTES, Signer
 from kvalreg.delivery.ledger import (
     COMPLETED,
@@ -189,7 +189,7 @@ def deliver(
 
 
 def _upload_all(
-    recipient,
+    recipient: Recipient,
     folder: Path,
     remote_dir: str,
     record: DeliveryRecord,

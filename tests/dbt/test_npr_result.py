@@ -81,7 +81,8 @@ def test_npr_result_replaces_computed_coverage_for_its_year(
             assert after[(resh, y)] == (a, b, c, "platform")
 
     a, b, c = (sum(r[i] for r in before if r[1] == year) for i in (2, 3, 4))
-    expected = (a + b) / (a + b + c + EXTRA_NPR_ONLY)
+    units = sum(1 for r in before if r[1] == year)
+    expected = (a + b) / (a + b + c + EXTRA_NPR_ONLY * units)
     dgs = _query(
         layout,
         f"""
