@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(KVALREG_HOME)/dagster
 GENERATED := $(KVALREG_HOME)/generated
 ROWS ?= 20000
 
-.PHONY: install run test ui lint lock clean-var dbt-manifest bench
+.PHONY: install run test ui lint lock clean-var dbt-manifest bench system-tools
 
 # Installs the locked dependencies into .venv; re-runs only when the lock or pyproject changes.
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every command would
@@ -38,20 +38,33 @@ dbt-manifest: $(DBT_MANIFEST)
 
 install: $(VENV)/.installed $(DBT_MANIFEST)
 
+# Delivery runs and tests against a real OpenSSH sshd, OpenSSH's sftp client and openssl.
+# On a fresh machine (CI) they are installed from Debian (needs root); never skipped.
+SYSTEM_TOOLS := /usr/sbin/sshd /usr/bin/sftp /usr/bin/openssl
+
+$(SYSTEM_TOOLS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		openssh-server openssh-client openssl
+
+system-tools: $(SYSTEM_TOOLS)
+
 # Generate both demo registries (defects planted in hjerneslag), drop their dumps into
 # landing/ and the demo release request into releases/requests/, ingest, build the marts and
 # the release (package + key file) through the persistent Dagster instance, and say where
-# things are.
+# things are; then deliver each registry's NPR extract to a local sshd (started and stopped
+# here).
 DEMO_REQUEST := kvalreg/registries/hoftebrudd/releases/hoftebrudd-demo.yaml
-run: install
+run: install system-tools
 	$(BIN)/kvalreg generate --registry hoftebrudd --out $(GENERATED)/hoftebrudd --rows $(ROWS) --seed 1
 	$(BIN)/kvalreg generate --registry hjerneslag --out $(GENERATED)/hjerneslag --rows $(ROWS) --seed 2 --defects
 	$(BIN)/kvalreg drop $(GENERATED)/hoftebrudd/* $(GENERATED)/hjerneslag/*
 	$(BIN)/kvalreg release submit $(DEMO_REQUEST)
 	$(BIN)/kvalreg process
 	$(BIN)/kvalreg info
+	$(BIN)/python infra/demo_delivery.py
 
-test: install
+test: install system-tools
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

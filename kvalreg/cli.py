@@ -101,6 +101,63 @@ def _innsyn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deliver(args: argparse.Namespace) -> int:
+    from kvalreg.delivery.config import load_config
+    from kvalreg.delivery.deliver import DeliveryFailed, deliver
+    from kvalreg.delivery.package import Item, items_in
+
+    layout = Layout.from_env()
+    items = []
+    for spec in args.files:
+        name, sep, path = spec.partition("=")
+        if not sep and Path(spec).is_dir():  # a package directory: every file in it
+            items.extend(items_in(Path(spec)))
+        else:
+            items.append(Item(name, Path(path)) if sep else Item(Path(spec).name, Path(spec)))
+    try:
+        result = deliver(
+            layout,
+            load_config(layout.delivery_config),
+            args.recipient,
+            args.label,
+            items,
+            force=args.force,
+            reason=args.reason,
+        )
+    except DeliveryFailed as exc:
+        print(f"kvalreg deliver: {exc} (a re-run resumes it)", file=sys.stderr)
+        return 1
+    rec = result.record
+    print(f"{result.action}: {rec.delivery_id} to {rec.recipient} at {rec.remote_dir}")
+    for f in rec.files:
+        print(f"  {f['name']}  {f['bytes']} bytes  sha256 {f['sha256']}")
+    return 0
+
+
+def _deliveries(args: argparse.Namespace) -> int:
+    from kvalreg.delivery.ledger import Ledger
+
+    for rec in Ledger(Layout.from_env().deliveries).all():
+        files = ", ".join(f["name"] for f in rec.files)
+        print(
+            f"{rec.status:<10} {rec.delivery_id}  {rec.recipient}  {rec.ended_at or '-'}  {files}"
+        )
+    return 0
+
+
+def _receive(args: argparse.Namespace) -> int:
+    from kvalreg.delivery.receive import RecipientKeys, verify_delivery
+
+    keys = RecipientKeys(cert=Path(args.cert), key=Path(args.key), sender_ca=Path(args.ca))
+    out = Path(args.out) if args.command == "decrypt" else None
+    result = verify_delivery(Path(args.folder), keys, out)
+    for name in result.files:
+        print(f"ok  {name}" + (f" -> {out / name}" if out else ""))
+    for problem in result.problems:
+        print(f"BAD {problem}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvalreg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +211,37 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("fnr", help="the fødselsnummer, or - to read it from stdin (keeps it out "
                      "of the process list and shell history)")  # fmt: skip
     ins.set_defaults(func=_innsyn)
+    dlv = sub.add_parser(
+        "deliver", help="sign, encrypt and upload files to a configured recipient, exactly once"
+    )
+    dlv.add_argument("--recipient", required=True)
+    dlv.add_argument("--label", required=True, help="names the delivery (e.g. release-2026-03)")
+    dlv.add_argument("--force", action="store_true", help="re-send a completed delivery")
+    dlv.add_argument("--reason", help="why a forced re-send is needed (logged; required)")
+    dlv.add_argument(
+        "files",
+        nargs="+",
+        help="FILE, NAME=FILE (NAME is what the recipient sees) or a DIRECTORY (all its files)",
+    )
+    dlv.set_defaults(func=_deliver)
+
+    dls = sub.add_parser("deliveries", help="list the delivery ledger")
+    dls.set_defaults(func=_deliveries)
+
+    for cmd, text in (
+        ("verify", "recipient: check a fetched delivery's signatures and SHA-256 sums"),
+        ("decrypt", "recipient: verify a fetched delivery and write its plaintext files"),
+    ):
+        rcv = sub.add_parser(cmd, help=text)
+        rcv.add_argument("folder", help="the fetched delivery directory (with MANIFEST.json.p7m)")
+        rcv.add_argument("--cert", required=True, help="the recipient's certificate (PEM)")
+        rcv.add_argument("--key", required=True, help="the recipient's private key (PEM)")
+        rcv.add_argument(
+            "--ca", required=True, help="CA certificate the sender's signature chains to"
+        )
+        if cmd == "decrypt":
+            rcv.add_argument("--out", required=True, help="directory for the plaintext files")
+        rcv.set_defaults(func=_receive)
 
     info = sub.add_parser("info", help="where the warehouse, archive, quarantine and reports are")
     info.set_defaults(func=_info)

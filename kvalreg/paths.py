@@ -96,6 +96,24 @@ class Layout:
         return self.home / "state"
 
     @property
+    def deliveries(self) -> Path:
+        """The delivery ledger: ``ledger.jsonl`` (append-only events) and ``records/<id>.json``."""
+        return self.home / "deliveries"
+
+    @property
+    def outbox(self) -> Path:
+        """Sealed envelopes of deliveries not yet completed, ``outbox/<delivery id>/``."""
+        return self.home / "outbox"
+
+    @property
+    def delivery_config(self) -> Path:
+        """Recipients and the sender's keys: ``$KVALREG_RECIPIENTS``, else
+        ``config/recipients.yaml`` (paths only, no key material)."""
+        if env := os.environ.get("KVALREG_RECIPIENTS"):
+            return Path(env).resolve()
+        return self.home / "config" / "recipients.yaml"
+
+    @property
     def secrets(self) -> Path:
         """Private keys and master secrets (0700 directory, 0600 files), never under the repo."""
         return default_secrets_dir()

@@ -18,12 +18,18 @@ from collections.abc import Mapping
 import dagster as dg
 
 from assets.dbt import manifest_ready, marts_definitions
+from assets.delivery import build_npr_definitions
 from assets.quarantine import quarantine_landing_file
 from assets.raw import build_raw_assets, build_raw_jobs
 from assets.release import build_release_asset, release_job
 from kvalreg.landing import settle_seconds_from_env
 from kvalreg.registry import Registry, load_registries
-from resources import WarehouseResource, warehouse_resource_from_env
+from resources import (
+    DeliveryResource,
+    WarehouseResource,
+    delivery_resource_from_env,
+    warehouse_resource_from_env,
+)
 from sensors import build_landing_sensor, build_release_sensor
 
 # Dagster's own @sensor decorator passes its beta ``owners`` parameter on every sensor, which
@@ -35,6 +41,7 @@ def build_definitions(
     registries: Mapping[str, Registry] | None = None,
     warehouse: WarehouseResource | None = None,
     settle_seconds: float | None = None,
+    delivery: DeliveryResource | None = None,
 ) -> dg.Definitions:
     """Definitions for the given registries and ``KVALREG_HOME`` (defaults: from the env).
 
@@ -51,9 +58,14 @@ def build_definitions(
             build_landing_sensor(regs, [*raw_jobs, quarantine_landing_file], settle),
             build_release_sensor(release_job, settle),
         ],
-        resources={"warehouse": warehouse or warehouse_resource_from_env()},
+        resources={
+            "warehouse": warehouse or warehouse_resource_from_env(),
+            "delivery": delivery or delivery_resource_from_env(),
+        },
         executor=dg.in_process_executor,
     )
+    # NPR coverage extracts and their SFTP delivery, with the yearly schedule.
+    ingestion = dg.Definitions.merge(ingestion, build_npr_definitions(regs))
     # The marts (assets/dbt.py) need the dbt manifest that `make install` prepares; without
     # it the code location still serves ingestion, and says why the marts are missing.
     if not manifest_ready():
