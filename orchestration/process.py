@@ -80,7 +80,7 @@ class ProcessSummary:
         lines += [f"  rejected:    {d}" for d in self.rejected]
         lines += [f"  FAILED:      {d}" for d in self.failed]
         if self.marts_built:
-            lines.append("  marts:       rebuilt with dbt, exports written")
+            lines.append("  marts:       rebuilt with dbt, exports and metadata written")
         return "\n".join(lines)
 
 
