@@ -33,6 +33,7 @@ from kvalreg.metadata.dcat import (
 )
 from kvalreg.metadata.files import write_atomic
 from kvalreg.metadata.html import SHARED_PAGE, index_page, registry_page
+from kvalreg.metadata.indicators import IndicatorLineage, indicator_lineage
 from kvalreg.metadata.lineage import ColumnRef, DbtLineage, dbt_lineage, raw_relation
 from kvalreg.metadata.releases import load_releases
 from kvalreg.metadata.warehouse_facts import column_dump_spans, coverage, registry_stats
@@ -112,7 +113,9 @@ def write_metadata(
     summary.variables = len(catalogue.entries)
     summary.lineage_edges = sum(len(e.sources) for e in catalogue.graph.direct.values())
     summary.problems += catalogue.problems
-    summary.files += _write_catalogue(out, catalogue)
+    npr = frozenset(r.name for r in regs.values() if r.system == "npr")
+    indicators = {r.name: indicator_lineage(r, catalogue, npr) for r in regs.values()}
+    summary.files += _write_catalogue(out, catalogue, indicators)
 
     marts = _marts(dbt)
     releases = load_releases(layout)
@@ -149,7 +152,8 @@ def write_metadata(
     pages = titles | {SHARED_PAGE: "Felles: referansedata, bokføring og definisjoner"}
     for name, title in pages.items():
         path = html / name / "index.html"
-        write_atomic(path, registry_page(catalogue, name, title).encode("utf-8"))
+        page = registry_page(catalogue, name, title, indicators.get(name, []))
+        write_atomic(path, page.encode("utf-8"))
         summary.files.append(path)
     write_atomic(html / "index.html", index_page(titles, catalogue).encode("utf-8"))
     summary.files.append(html / "index.html")
@@ -174,7 +178,9 @@ def _marts(dbt: DbtLineage | None) -> list[MartFacts]:
     return out
 
 
-def _write_catalogue(out: Path, catalogue: Catalogue) -> list[Path]:
+def _write_catalogue(
+    out: Path, catalogue: Catalogue, indicators: Mapping[str, list[IndicatorLineage]]
+) -> list[Path]:
     entries = [e.to_dict() for e in catalogue.entries]
     rows = [e.to_row() for e in catalogue.entries]
     lineage = [
@@ -189,6 +195,7 @@ def _write_catalogue(out: Path, catalogue: Catalogue) -> list[Path]:
     doc = {
         "relations": catalogue.relation_docs,
         "variables": entries,
+        "indicators": [i.to_dict() for name in sorted(indicators) for i in indicators[name]],
         "problems": catalogue.problems,
     }
     files = {

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from html import escape
 
 from kvalreg.metadata.catalogue import Catalogue, VariableEntry
-from kvalreg.metadata.lineage import ColumnRef, layer_of
+from kvalreg.metadata.indicators import IndicatorLineage
+from kvalreg.metadata.lineage import DUMP_PREFIX, ColumnRef, layer_of
 
 SHARED_PAGE = "felles"  # columns no registry owns: reference data, bookkeeping, definitions
 LAYERS = ("raw", "staging", "intermediate", "marts", "reference", "meta")
@@ -48,6 +49,7 @@ def _links(
     out = []
     for ref in sorted(str(r) for r in refs):
         text = f"<code>{escape(ref)}</code>"
+        ref = _raw_of_dump(ref)  # a dump column is documented by the raw column it loads into
         page = home_of.get(ref)
         if page is None:
             out.append(text)
@@ -58,7 +60,12 @@ def _links(
     return "<br>".join(out) or '<span class="small">-</span>'
 
 
-def registry_page(catalogue: Catalogue, registry: str, title: str) -> str:
+def registry_page(
+    catalogue: Catalogue,
+    registry: str,
+    title: str,
+    indicators: Iterable[IndicatorLineage] = (),
+) -> str:
     """The page of one registry (or of ``SHARED_PAGE``: the columns no registry owns)."""
     entries = (
         [e for e in catalogue.entries if not e.registries]
@@ -81,6 +88,19 @@ def registry_page(catalogue: Catalogue, registry: str, title: str) -> str:
         'til indikatorene. <a href="../index.html">Alle registre</a></p>',
         f"<nav>{nav}</nav>",
     ]
+    indicators = list(indicators)
+    if indicators:
+        parts.append(
+            "<h2>Indikatorer</h2><table><tr><th>Indikator</th><th>Type</th>"
+            "<th>Definisjonen bruker</th><th>Fra dumpkolonnene</th></tr>"
+        )
+        parts += [
+            f"<tr><td><b>{escape(i.id)}</b><br>{escape(i.title)}</td><td>{escape(i.type)}</td>"
+            f"<td>{_links(i.columns, registry, home_of)}</td>"
+            f"<td>{_links(i.dump_columns, registry, home_of)}</td></tr>"
+            for i in indicators
+        ]
+        parts.append("</table>")
     for relation in relations:
         doc = catalogue.relation_docs.get(relation, "")
         parts.append(
@@ -155,6 +175,14 @@ def index_page(titles: Mapping[str, str], catalogue: Catalogue) -> str:
         f"<h1>Variabelkataloger</h1><ul>{rows}</ul>"
         '<p><a href="../dbt-docs/index.html">dbt docs</a> (modeller og tester)</p>',
     )
+
+
+def _raw_of_dump(ref: str) -> str:
+    """``dump:<registry>/<form>.<column>`` → ``raw_<registry>.<form>.<column>``; else as is."""
+    if not ref.startswith(DUMP_PREFIX):
+        return ref
+    registry, rest = ref[len(DUMP_PREFIX) :].split("/", 1)
+    return f"raw_{registry}.{rest}"
 
 
 def _homes(entries: Iterable[VariableEntry]) -> dict[str, str]:

@@ -120,6 +120,22 @@ def test_lineage_runs_from_dump_column_to_indicator_mart(pipeline: Pipeline) -> 
     assert entry["identifier_class"] == "other"  # an aggregate identifies nobody
 
 
+def test_each_indicator_names_its_dump_columns(pipeline: Pipeline) -> None:
+    doc = json.loads((pipeline.layout.metadata / "variables.json").read_text(encoding="utf-8"))
+    by_id = {i["id"]: i for i in doc["indicators"]}
+    assert (
+        "dump:hoftebrudd/operasjon.Antibiotikaprofylakse"
+        in (by_id["hoftebrudd_antibiotika"]["dump_columns"])
+    )
+    assert "dump:hoftebrudd/oppfolging.Reoperert" in by_id["hoftebrudd_reoperasjon"]["dump_columns"]
+    coverage = set(by_id["hjerneslag_dg"]["dump_columns"])
+    assert "dump:npr/aktivitet.Fnr" in coverage
+    assert not any(c.startswith("dump:hoftebrudd/") for c in coverage)
+    page = (pipeline.layout.metadata / "html" / "hoftebrudd" / "index.html").read_text("utf-8")
+    assert "hoftebrudd_antibiotika" in page
+    assert 'href="#v-raw_hoftebrudd-operasjon-Antibiotikaprofylakse"' in page
+
+
 def test_staging_inherits_codebook_documentation(pipeline: Pipeline) -> None:
     variables = _variables(pipeline.layout)
     raw = variables["raw_hoftebrudd.operasjon.ASA"]
