@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -140,10 +141,10 @@ def write_metadata(
         result = validate(graph)
         summary.validation[reg.name] = result
         base = out / "dcat" / reg.name
-        for suffix, fmt in ((".ttl", "turtle"), (".jsonld", "json-ld")):
-            path = base.with_suffix(suffix)
-            write_atomic(path, graph.serialize(format=fmt).encode("utf-8"))
-            summary.files.append(path)
+        ttl, jsonld = base.with_suffix(".ttl"), base.with_suffix(".jsonld")
+        write_atomic(ttl, graph.serialize(format="turtle").encode("utf-8"))
+        write_atomic(jsonld, _stable_jsonld(graph.serialize(format="json-ld")))
+        summary.files += [ttl, jsonld]
         report = base.with_suffix(".shacl.txt")
         write_atomic(report, result.report.encode("utf-8"))
         summary.files.append(report)
@@ -158,6 +159,21 @@ def write_metadata(
     write_atomic(html / "index.html", index_page(titles, catalogue).encode("utf-8"))
     summary.files.append(html / "index.html")
     return summary
+
+
+def _stable_jsonld(text: str) -> bytes:
+    """JSON-LD with its (unordered) arrays sorted, so the same graph gives the same bytes;
+    rdflib's order follows Python's set hashing, which changes from run to run."""
+
+    def canon(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: canon(v) for k, v in sorted(value.items())}
+        if isinstance(value, list):
+            items = [canon(v) for v in value]
+            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+        return value
+
+    return json.dumps(canon(json.loads(text)), ensure_ascii=False, indent=1).encode("utf-8")
 
 
 def _marts(dbt: DbtLineage | None) -> list[MartFacts]:

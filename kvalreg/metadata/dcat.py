@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD
 
 from kvalreg.metadata.catalogue import Catalogue, VariableEntry
 from kvalreg.metadata.warehouse_facts import Coverage, RegistryStats
 from kvalreg.registry import Registry
 
+# Every node gets a URI (hash URIs under its dataset for the small ones), no blank nodes, so
+# re-running on the same data writes byte-identical Turtle and JSON-LD.
 SHAPES_FILE = Path(__file__).parent / "shapes" / "DCAT-AP-NO-shacl_shapes_2.00.ttl"
 
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
@@ -179,7 +181,7 @@ class MartFacts:
     access_rights: str  # PUBLIC | RESTRICTED | NON_PUBLIC, from the model's ``meta``
 
 
-def _text(g: Graph, s: URIRef | BNode, p: URIRef, texts: Mapping[str, str]) -> None:
+def _text(g: Graph, s: URIRef, p: URIRef, texts: Mapping[str, str]) -> None:
     for lang, text in texts.items():
         if text:
             g.add((s, p, Literal(text.strip(), lang=lang)))
@@ -242,7 +244,7 @@ def registry_graph(
         g.add((ds, DCTERMS.language, LANGUAGE.NOR))
         g.add((ds, DCTERMS.spatial, COUNTRY.NOR))
         g.add((ds, DCATAP.applicableLegislation, URIRef(meta.legal_basis_uri)))
-        legal = BNode()
+        legal = URIRef(f"{ds}#legal-basis")
         g.add((ds, DPV.hasLegalBasis, legal))
         g.add((legal, RDF.type, DPV.LegalBasis))
         g.add((legal, DCTERMS.title, Literal(meta.legal_basis_title, lang="nb")))
@@ -256,7 +258,7 @@ def registry_graph(
     data = dataset(registry.name, "NON_PUBLIC")
     common(data, {"nb": registry.title}, meta.description)
     if meta.purpose:
-        purpose = BNode()
+        purpose = URIRef(f"{data}#purpose")
         g.add((data, DPV.hasPurpose, purpose))
         g.add((purpose, RDF.type, DPV.Purpose))
         g.add((purpose, DCTERMS.description, Literal(meta.purpose, lang="nb")))
@@ -334,7 +336,7 @@ def registry_graph(
         if release.project:
             g.add((ds, DCTERMS.relation, URIRef(f"{base}/project/{_slug(release.project)}")))
         if release.legal_basis:
-            g.add((ds, DCTERMS.rights, _rights(g, release.legal_basis)))
+            g.add((ds, DCTERMS.rights, _rights(g, ds, release.legal_basis)))
         if release.period_start or release.period_end:
             _period(g, ds, release.period_start, release.period_end)
         for var in release.variables:
@@ -350,8 +352,8 @@ def _vocabulary_schemes(g: Graph) -> None:
                 g.add((obj, SKOS.inScheme, URIRef(str(ns).rstrip("/"))))
 
 
-def _rights(g: Graph, text: str) -> BNode:
-    node = BNode()
+def _rights(g: Graph, ds: URIRef, text: str) -> URIRef:
+    node = URIRef(f"{ds}#rights")
     g.add((node, RDF.type, DCTERMS.RightsStatement))
     g.add((node, DCTERMS.description, Literal(text, lang="nb")))
     return node
@@ -386,7 +388,7 @@ def _stats(g: Graph, ds: URIRef, stats: RegistryStats) -> None:
 
 
 def _period(g: Graph, ds: URIRef, start: date | None, end: date | None) -> None:
-    period = BNode()
+    period = URIRef(f"{ds}#period")
     g.add((ds, DCTERMS.temporal, period))
     g.add((period, RDF.type, DCTERMS.PeriodOfTime))
     if start:

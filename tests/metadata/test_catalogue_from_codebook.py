@@ -154,6 +154,16 @@ def test_registry_without_metadata_section_is_named(kvalreg_env: Layout) -> None
     assert summary.conforms, summary.describe()
 
 
+def test_rerun_writes_identical_bytes(kvalreg_env: Layout) -> None:
+    def snapshot() -> dict[Path, bytes]:
+        summary = write_metadata(kvalreg_env, load_registries(), with_dbt_docs=False)
+        return {p: p.read_bytes() for p in summary.files}
+
+    first = snapshot()
+    assert any(p.suffix == ".jsonld" for p in first)
+    assert snapshot() == first
+
+
 def test_shacl_reports_violations(kvalreg_env: Layout, metatest: Path) -> None:
     regs = load_registries()
     catalogue = build_catalogue(regs)
