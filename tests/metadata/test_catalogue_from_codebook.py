@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -155,13 +157,23 @@ def test_registry_without_metadata_section_is_named(kvalreg_env: Layout) -> None
 
 
 def test_rerun_writes_identical_bytes(kvalreg_env: Layout) -> None:
-    def snapshot() -> dict[Path, bytes]:
-        summary = write_metadata(kvalreg_env, load_registries(), with_dbt_docs=False)
-        return {p: p.read_bytes() for p in summary.files}
+    """Two `kvalreg metadata` processes (different hash seeds, so different set orders)."""
 
-    first = snapshot()
+    def snapshot(seed: str) -> dict[Path, bytes]:
+        done = subprocess.run(
+            [sys.executable, "-m", "kvalreg.cli", "metadata", "--no-dbt-docs"],
+            env=os.environ | {"PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"metadata written to {kvalreg_env.metadata}" in done.stdout
+        return {p: p.read_bytes() for p in kvalreg_env.metadata.rglob("*") if p.is_file()}
+
+    first = snapshot("1")
     assert any(p.suffix == ".jsonld" for p in first)
-    assert snapshot() == first
+    assert snapshot("2") == first
 
 
 def test_shacl_reports_violations(kvalreg_env: Layout, metatest: Path) -> None:
