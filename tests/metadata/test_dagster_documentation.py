@@ -11,11 +11,12 @@ import dagster as dg
 import pytest
 
 from assets.dbt import manifest_ready
-from assets.metadata import METADATA_KEY, SHACL_CHECK, registries_version
+from assets.metadata import METADATA_KEY, SHACL_CHECK, build_metadata_asset, registries_version
 from assets.raw import dump_asset_key, raw_asset_key
 from kvalreg.paths import Layout
 from kvalreg.registry import load_registries
 from orchestration.definitions import build_definitions
+from orchestration.instance import open_instance
 from resources import WarehouseResource
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "metadata_registries" / "metatest"
@@ -85,3 +86,29 @@ def test_code_version_changes_with_the_codebook(kvalreg_env: Layout, metatest: P
     with (metatest / "codebook.csv").open("a", encoding="utf-8") as fh:
         fh.write("basis;Ny;Ny variabel;;tekst;;nei;nei;;;nei;;;;;;\n")
     assert registries_version(load_registries()) != before
+
+
+def test_shacl_violation_fails_the_metadata_asset(kvalreg_env: Layout, metatest: Path) -> None:
+    """No description breaks DCAT-AP-NO: the blocking check fails and the run fails."""
+    cfg = metatest / "registry.yaml"
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace("nb: Testregister for metadata.", 'nb: ""').replace(
+        "    en: Test registry for metadata.\n", ""
+    )
+    cfg.write_text(text, encoding="utf-8")
+    regs = load_registries()
+    asset = build_metadata_asset(regs, [])
+    with open_instance(kvalreg_env) as instance:
+        result = dg.materialize(
+            [asset],
+            resources={"warehouse": WarehouseResource(kvalreg_home=str(kvalreg_env.home))},
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == SHACL_CHECK and not evaluation.passed
+    assert evaluation.metadata["metatest_violations"].value >= 1
+    assert evaluation.metadata["hoftebrudd_violations"].value == 0
+    report = (kvalreg_env.metadata / "dcat" / "metatest.shacl.txt").read_text(encoding="utf-8")
+    assert "dct:description" in report
