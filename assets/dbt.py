@@ -159,6 +159,16 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     return kvalreg_dbt
 
 
+def mart_keys() -> list[dg.AssetKey]:
+    """Asset keys of the marts in the prepared manifest, as the translator names them."""
+    translator = KvalregDbtTranslator()
+    return [
+        translator.get_asset_key(node)
+        for node in _manifest().get("nodes", {}).values()
+        if node["resource_type"] == "model" and node.get("schema") == "marts"
+    ]
+
+
 def build_exports_asset(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
     """The exports read every mart, so they depend on each of them."""
     marts = [k for k in dbt_assets_def.keys if k.path[0] == "marts"]
@@ -190,13 +200,14 @@ def build_exports_asset(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefinit
     return marts_exports
 
 
-def build_marts_job(
-    dbt_assets_def: dg.AssetsDefinition, exports: dg.AssetsDefinition
-) -> "UnresolvedAssetJobDefinition":
+def build_marts_job(*assets_defs: dg.AssetsDefinition) -> "UnresolvedAssetJobDefinition":
     return dg.define_asset_job(
         MARTS_JOB,
-        selection=dg.AssetSelection.assets(dbt_assets_def, exports),
-        description="dbt build of staging, intermediate and marts, then the exports.",
+        selection=dg.AssetSelection.assets(*assets_defs),
+        description=(
+            "dbt build of staging, intermediate and marts, then the exports and the metadata "
+            "(variable catalogue, DCAT-AP-NO, HTML, dbt docs)."
+        ),
         executor_def=dg.in_process_executor,
     )
 
@@ -248,13 +259,17 @@ def build_marts_sensor(
     return marts_after_ingest
 
 
-def marts_definitions() -> dg.Definitions:
-    """The dbt assets, exports, marts job and sensor, with the dbt resource."""
+def marts_definitions(metadata: dg.AssetsDefinition | None = None) -> dg.Definitions:
+    """The dbt assets, exports, marts job and sensor, with the dbt resource.
+
+    ``metadata`` (assets/metadata.py, downstream of the marts) joins the marts job, so every
+    marts build also regenerates the documentation.
+    """
     dbt_def = build_dbt_assets()
     exports = build_exports_asset(dbt_def)
-    job = build_marts_job(dbt_def, exports)
+    job = build_marts_job(dbt_def, exports, *([metadata] if metadata else []))
     return dg.Definitions(
-        assets=[dbt_def, exports],
+        assets=[dbt_def, exports, *([metadata] if metadata else [])],
         jobs=[job],
         sensors=[build_marts_sensor(job, dbt_def)],
         resources={"dbt": dbt_resource()},

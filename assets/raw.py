@@ -1,5 +1,9 @@
 """Raw ingestion assets: one per registry form, one partition per dump.
 
+Upstream of each raw asset is an external ``dump/<registry>/<form>`` asset (the delivered
+export files), so the UI shows column lineage from the dump column to the raw column, and on
+through dbt to the marts; the registry's contact (``metadata:`` in ``registry.yaml``) owns both.
+
 Each asset is a thin shell around ``kvalreg.ingest.dump.ingest_dump``: it finds the dump's
 bytes, calls the platform, and translates the outcome into Dagster metadata and asset check
 results. Registries are data, so the assets are built by a factory over ``load_registries()``;
@@ -22,6 +26,7 @@ from kvalreg.codebook import Variable, VarType
 from kvalreg.dq.checks import load_checks
 from kvalreg.ingest.dump import ingest_dump
 from kvalreg.ingest.problems import Problem, Severity
+from kvalreg.metadata.dcat import MetadataConfigError, RegistryMetadata
 from kvalreg.paths import Layout
 from kvalreg.reference import known_resh
 from kvalreg.registry import Form, Registry
@@ -45,6 +50,53 @@ KAHN_CATEGORIES = ("conformance", "completeness", "plausibility")
 
 def raw_asset_key(registry: str, form: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", registry, form])
+
+
+def dump_asset_key(registry: str, form: str) -> dg.AssetKey:
+    return dg.AssetKey(["dump", registry, form])
+
+
+def owners(registry: Registry) -> list[str]:
+    """The registry's contact e-mail from its ``metadata:`` section, if it has one."""
+    try:
+        return [RegistryMetadata.of(registry).contact_email]
+    except MetadataConfigError:
+        return []
+
+
+def column_lineage(registry: str, form: Form) -> dg.TableColumnLineage:
+    """Ingestion's column lineage: each raw column loads the dump column of the same name."""
+    dump = dump_asset_key(registry, form.name)
+    return dg.TableColumnLineage(
+        deps_by_column={v.name: [dg.TableColumnDep(dump, v.name)] for v in form.variables}
+    )
+
+
+def build_dump_spec(registry: Registry, form: Form) -> dg.AssetSpec:
+    """The delivered export files of a form, as an external asset: the start of the lineage.
+
+    Dagster does not produce them (registration systems do), so they are declared, not
+    materialised; each delivered file is a partition of the raw asset downstream.
+    """
+    schema = column_schema(form)
+    return dg.AssetSpec(
+        key=dump_asset_key(registry.name, form.name),
+        group_name=f"raw_{registry.name}",
+        description=(
+            f"{registry.title}: export files (datadump) of form '{form.name}' from "
+            f"{registry.system}, delivered into landing/{registry.name}/ and matched by "
+            f"`{registry.file_pattern}`. Columns as in the codebook."
+        ),
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[c for c in schema.columns if not c.name.startswith("_")]
+            ),
+            "registry": registry.name,
+            "form": form.name,
+        },
+        owners=owners(registry),
+        kinds={"csv"},
+    )
 
 
 def partitions_name(registry: str, form: str) -> str:
@@ -224,6 +276,8 @@ def build_raw_asset(registry: Registry, form: Form) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
+        deps=[dump_asset_key(registry.name, form.name)],
+        owners=owners(registry),
         group_name=f"raw_{registry.name}",
         description=(
             f"{registry.title}: form '{form.name}' ({form.role}), raw rows of every accepted "
@@ -234,6 +288,7 @@ def build_raw_asset(registry: Registry, form: Form) -> dg.AssetsDefinition:
         check_specs=check_specs(registry.name, form.name),
         metadata={
             "dagster/column_schema": column_schema(form),
+            "dagster/column_lineage": column_lineage(registry.name, form),
             "dagster/table_name": f"raw_{registry.name}.{form.name}",
             "registry": registry.name,
             "form": form.name,
@@ -281,6 +336,7 @@ def ingest_partition(
     }
     if outcome.status == "accepted":
         metadata["dagster/row_count"] = outcome.rows
+        metadata["dagster/column_lineage"] = column_lineage(registry.name, form)
     if outcome.report_path is not None:
         metadata["report_path"] = dg.MetadataValue.path(str(outcome.report_path))
     return dg.MaterializeResult(
@@ -289,8 +345,16 @@ def ingest_partition(
     )
 
 
-def build_raw_assets(registries: Mapping[str, Registry]) -> list[dg.AssetsDefinition]:
-    return [build_raw_asset(r, f) for r in registries.values() for f in r.forms]
+def build_raw_assets(
+    registries: Mapping[str, Registry],
+) -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    """Per form: the external dump asset and the raw asset ingesting it."""
+    return [
+        asset
+        for r in registries.values()
+        for f in r.forms
+        for asset in (build_dump_spec(r, f), build_raw_asset(r, f))
+    ]
 
 
 def build_raw_jobs(registries: Mapping[str, Registry]) -> list["UnresolvedAssetJobDefinition"]:

@@ -156,6 +156,12 @@ def _receive(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(f"BAD {problem}", file=sys.stderr)
     return 0 if result.ok else 1
+def _metadata(args: argparse.Namespace) -> int:
+    from kvalreg.metadata.build import write_metadata
+
+    summary = write_metadata(Layout.from_env(), with_dbt_docs=not args.no_dbt_docs)
+    print(summary.describe())
+    return 0 if summary.conforms else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="where the warehouse, archive, quarantine and reports are")
     info.set_defaults(func=_info)
+
+    meta = sub.add_parser(
+        "metadata",
+        help="write the variable catalogue, lineage, DCAT-AP-NO, HTML and dbt docs "
+        "under KVALREG_HOME/metadata",
+    )
+    meta.add_argument(
+        "--no-dbt-docs",
+        action="store_true",
+        help="skip `dbt docs generate`; reuse the last generated docs for the model lineage",
+    )
+    meta.set_defaults(func=_metadata)
     return parser
 
 

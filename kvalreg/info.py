@@ -14,6 +14,8 @@ def describe(layout: Layout) -> str:
         f"  archive     {layout.archive}/<registry>/<form>/<dump id>/",
         f"  quarantine  {layout.quarantine}/<registry>/  (originals + .report.json/.report.txt)",
         f"  exports     {layout.exports}/  (imongr upload, indicator definitions, Parquet marts)",
+        f"  metadata    {layout.metadata}/  (variable catalogue, lineage, DCAT-AP-NO, "
+        "html/index.html, dbt-docs/)",
         f"  dagster     {layout.dagster_home}  (DAGSTER_HOME for `make ui`)",
     ]
     if not layout.warehouse.exists():

@@ -87,6 +87,11 @@ class Layout:
         return self.releases / "log" / "utleveringslogg.jsonl"
 
     @property
+    def metadata(self) -> Path:
+        """Generated documentation: variable catalogue, lineage, DCAT-AP-NO, HTML, dbt docs."""
+        return self.home / "metadata"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 

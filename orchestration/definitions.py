@@ -17,10 +17,11 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from assets.dbt import manifest_ready, marts_definitions
+from assets.dbt import manifest_ready, mart_keys, marts_definitions
 from assets.delivery import build_npr_definitions
+from assets.metadata import build_metadata_asset
 from assets.quarantine import quarantine_landing_file
-from assets.raw import build_raw_assets, build_raw_jobs
+from assets.raw import build_raw_assets, build_raw_jobs, raw_asset_key
 from assets.release import build_release_asset, release_job
 from kvalreg.landing import settle_seconds_from_env
 from kvalreg.registry import Registry, load_registries
@@ -51,6 +52,7 @@ def build_definitions(
     regs = load_registries() if registries is None else registries
     raw_jobs = build_raw_jobs(regs)
     settle = settle_seconds_from_env() if settle_seconds is None else settle_seconds
+    raw_keys = [raw_asset_key(r.name, f.name) for r in regs.values() for f in r.forms]
     ingestion = dg.Definitions(
         assets=[*build_raw_assets(regs), build_release_asset(regs)],
         jobs=[*raw_jobs, quarantine_landing_file, release_job],
@@ -68,7 +70,12 @@ def build_definitions(
     ingestion = dg.Definitions.merge(ingestion, build_npr_definitions(regs))
     # The marts (assets/dbt.py) need the dbt manifest that `make install` prepares; without
     # it the code location still serves ingestion, and says why the marts are missing.
+    # The metadata (assets/metadata.py) is downstream of every raw asset and mart; with the
+    # marts it joins their job, without them it can still be materialised on its own.
     if not manifest_ready():
         warnings.warn("dbt manifest missing: marts disabled; run `make dbt-manifest`", stacklevel=2)
-        return ingestion
-    return dg.Definitions.merge(ingestion, marts_definitions())
+        return dg.Definitions.merge(
+            ingestion, dg.Definitions(assets=[build_metadata_asset(regs, raw_keys)])
+        )
+    metadata = build_metadata_asset(regs, [*raw_keys, *mart_keys()])
+    return dg.Definitions.merge(ingestion, marts_definitions(metadata))

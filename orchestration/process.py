@@ -83,7 +83,7 @@ class ProcessSummary:
         lines += [f"  rejected:    {d}" for d in self.rejected]
         lines += [f"  FAILED:      {d}" for d in self.failed]
         if self.marts_built:
-            lines.append("  marts:       rebuilt with dbt, exports written")
+            lines.append("  marts:       rebuilt with dbt, exports and metadata written")
         lines += [f"  release:     {r}" for r in self.releases]
         return "\n".join(lines)
 
