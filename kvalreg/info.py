@@ -15,6 +15,7 @@ def describe(layout: Layout) -> str:
         f"  quarantine  {layout.quarantine}/<registry>/  (originals + .report.json/.report.txt)",
         f"  exports     {layout.exports}/  (imongr upload, indicator definitions, Parquet marts)",
         f"  dagster     {layout.dagster_home}  (DAGSTER_HOME for `make ui`)",
+        f"  releases    {layout.releases}/  (requests/, packages/<id>@v<N>/, linkage/, log/)",
     ]
     if not layout.warehouse.exists():
         return "\n".join([*lines, "no warehouse yet: nothing has been processed"])
