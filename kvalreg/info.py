@@ -17,6 +17,7 @@ def describe(layout: Layout) -> str:
         f"  metadata    {layout.metadata}/  (variable catalogue, lineage, DCAT-AP-NO, "
         "html/index.html, dbt-docs/)",
         f"  dagster     {layout.dagster_home}  (DAGSTER_HOME for `make ui`)",
+        f"  releases    {layout.releases}/  (requests/, packages/<id>@v<N>/, linkage/, log/)",
     ]
     if not layout.warehouse.exists():
         return "\n".join([*lines, "no warehouse yet: nothing has been processed"])

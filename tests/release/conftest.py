@@ -12,7 +12,7 @@ import pytest
 
 from kvalreg.paths import Layout
 from kvalreg.registry import Registry, load_registries
-from release.support import run_kvalreg
+from release.support import assert_no_fnr_in_packages, run_kvalreg
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,9 @@ def release_env(
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("KVALREG_SECRETS", str(tmp_path / "secrets"))
     monkeypatch.delenv("KVALREG_REGISTRIES", raising=False)
-    yield Layout(home.resolve())
+    layout = Layout(home.resolve())
+    yield layout
+    assert_no_fnr_in_packages(layout)
 
 
 @pytest.fixture

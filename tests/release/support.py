@@ -65,3 +65,13 @@ def package_texts(folder: Path) -> dict[str, str]:
 
 def valid_fnrs_in(text: str) -> list[str]:
     return [m for m in ELEVEN_DIGITS.findall(text) if fnr.is_valid(m)]
+
+
+def assert_no_fnr_in_packages(layout: Layout) -> None:
+    """No file of any research package under ``layout`` holds a valid-looking fnr."""
+    if not layout.release_packages.exists():
+        return
+    for folder in layout.release_packages.glob("*/*@v*"):
+        if folder.is_dir():
+            for path, text in package_texts(folder).items():
+                assert valid_fnrs_in(text) == [], path

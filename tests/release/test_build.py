@@ -20,7 +20,7 @@ from kvalreg.registry import Registry
 from kvalreg.release.build import BuildResult, build_release, mark_delivered
 from kvalreg.release.log import ReleaseLog
 from kvalreg.release.package import sha256_file
-from kvalreg.release.pseudonym import MASTER_SECRET_FILE
+from kvalreg.release.pseudonym import MASTER_SECRET_FILE, derive_key
 from kvalreg.release.request import ReleaseRefused
 from release.support import DEMO_REQUEST, package_texts, raw_fnrs, valid_fnrs_in
 
@@ -199,10 +199,13 @@ def test_log_has_one_entry_per_person_and_never_an_fnr_or_the_key(
     assert valid_fnrs_in(text) == []
     assert not any(f in text for f in raw_fnrs(release_env))
     master = (release_env.secrets / MASTER_SECRET_FILE).read_bytes()
+    purposes = ("pseudonym", "episode", "date-shift")
+    keys = [master, *(derive_key(master, p, "P2026-017") for p in purposes)]
     for path in release_env.home.rglob("*"):
         if path.is_file() and path.suffix != ".duckdb":
             data = path.read_bytes()
-            assert master not in data and master.hex().encode() not in data, path
+            for key in keys:
+                assert key not in data and key.hex().encode() not in data, path
 
 
 def test_innsyn_lists_holdings_and_the_release_without_echoing_the_fnr(

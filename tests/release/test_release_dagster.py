@@ -21,7 +21,13 @@ from kvalreg.release.inbox import submit
 from kvalreg.release.pseudonym import MASTER_SECRET_FILE
 from orchestration.definitions import build_definitions
 from orchestration.instance import open_instance
-from release.support import DEMO_REQUEST, raw_fnrs, run_kvalreg, valid_fnrs_in
+from release.support import (
+    DEMO_REQUEST,
+    assert_no_fnr_in_packages,
+    raw_fnrs,
+    run_kvalreg,
+    valid_fnrs_in,
+)
 from resources import WarehouseResource
 from sensors import evaluate_releases
 
@@ -122,6 +128,7 @@ def test_end_to_end_through_kvalreg_process(ingested: tuple[Path, Path], tmp_pat
     again = run_kvalreg(home, secrets, "process")
     assert again.returncode == 0 and "skipped 1 already-run" in again.stdout
     assert archive.read_bytes() == first
+    assert_no_fnr_in_packages(layout)
     verify = run_kvalreg(home, secrets, "log", "verify")
     assert verify.returncode == 0 and "hash chain and head intact" in verify.stdout
     with open_instance(layout) as instance:
