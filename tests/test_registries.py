@@ -48,7 +48,11 @@ def test_file_patterns_match_own_names_only(builtin: dict[str, Registry]) -> Non
     stamp = datetime(2025, 3, 4, 2, 15)
     for reg in builtin.values():
         template = export_hints(reg).file_name
-        for form in reg.forms:
+        # A template without {form} names the one form the generator writes (NPR's extract;
+        # NPR's coverage result is not generated): only the forms it can name are checked.
+        named = [f for f in reg.forms if "{form}" in template or f.file_token in template]
+        assert named, reg.name
+        for form in named:
             name = template.format(form=form.file_token, registry="hoftebrudd", date=stamp)
             matches = [r.name for r in builtin.values() if r.match_file(name)]
             assert matches == [reg.name], name
