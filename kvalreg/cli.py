@@ -60,8 +60,13 @@ def _info(args: argparse.Namespace) -> int:
 
 def _metadata(args: argparse.Namespace) -> int:
     from kvalreg.metadata.build import write_metadata
+    from kvalreg.metadata.dbt_docs import DbtDocsError
 
-    summary = write_metadata(Layout.from_env(), with_dbt_docs=not args.no_dbt_docs)
+    try:
+        summary = write_metadata(Layout.from_env(), with_dbt_docs=not args.no_dbt_docs)
+    except DbtDocsError as exc:
+        print(f"kvalreg metadata: {exc}", file=sys.stderr)
+        return 2
     print(summary.describe())
     return 0 if summary.conforms else 1
 

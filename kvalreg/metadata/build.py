@@ -26,7 +26,6 @@ from kvalreg.metadata.dbt_docs import DbtDocs, generate_dbt_docs
 from kvalreg.metadata.dcat import (
     ACCESS_RIGHTS,
     MartFacts,
-    MetadataConfigError,
     RegistryMetadata,
     Validation,
     registry_graph,
@@ -123,11 +122,10 @@ def write_metadata(
     titles: dict[str, str] = {}
     for reg in regs.values():
         titles[reg.name] = reg.title
-        try:
-            RegistryMetadata.of(reg)
-        except MetadataConfigError as exc:
-            summary.skipped[reg.name] = str(exc)
+        if "metadata" not in reg.extra:
+            summary.skipped[reg.name] = f"{reg.folder / 'registry.yaml'} has no `metadata:` section"
             continue
+        RegistryMetadata.of(reg)  # an incomplete section is an error naming the file
         stat = stats.get(reg.name)
         graph = registry_graph(
             reg,

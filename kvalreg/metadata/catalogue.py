@@ -110,10 +110,6 @@ class Catalogue:
     def for_registry(self, registry: str) -> list[VariableEntry]:
         return [e for e in self.entries if registry in e.registries]
 
-    def relations(self, registry: str | None = None) -> list[str]:
-        entries = self.entries if registry is None else self.for_registry(registry)
-        return list(dict.fromkeys(e.relation for e in entries))
-
 
 def build_catalogue(
     registries: Mapping[str, Registry],

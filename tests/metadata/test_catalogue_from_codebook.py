@@ -151,9 +151,19 @@ def test_registry_without_metadata_section_is_named(kvalreg_env: Layout) -> None
     with pytest.raises(MetadataConfigError, match=r"orchtest/registry.yaml: no `metadata:`"):
         RegistryMetadata.of(orchtest)
     summary = write_metadata(kvalreg_env, load_registries(), with_dbt_docs=False)
-    assert "orchtest" in summary.skipped
+    assert "orchtest/registry.yaml has no `metadata:` section" in summary.skipped["orchtest"]
     assert {"hoftebrudd", "hjerneslag", "npr"} <= set(summary.validation)
     assert summary.conforms, summary.describe()
+
+
+def test_incomplete_metadata_section_is_an_error(kvalreg_env: Layout, metatest: Path) -> None:
+    cfg = metatest / "registry.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("  access_url: https://helsedata.no/\n", ""),
+        encoding="utf-8",
+    )
+    with pytest.raises(MetadataConfigError, match=r"metatest/registry.yaml: .*access_url"):
+        write_metadata(kvalreg_env, load_registries(), with_dbt_docs=False)
 
 
 def test_rerun_writes_identical_bytes(kvalreg_env: Layout) -> None:
