@@ -164,7 +164,12 @@ def build_dbt_assets(owners: Mapping[str, Sequence[str]] | None = None) -> dg.As
         dbt_vars = json.dumps({"kvalreg_home": str(layout.home)})
         with warehouse_lock(layout):
             try:
-                invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
+                # Unit tests check the models' logic on fixed fixtures, not the data: they run
+                # in `make test` (tests/dbt), not on every production build.
+                invocation = dbt.cli(
+                    ["build", "--vars", dbt_vars, "--exclude-resource-type", "unit_test"],
+                    context=context,
+                )
                 yield from invocation.stream().fetch_column_metadata()
             finally:
                 _release_dbt_duckdb()

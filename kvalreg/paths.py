@@ -62,6 +62,31 @@ class Layout:
         return self.home / "exports"
 
     @property
+    def releases(self) -> Path:
+        """Research data releases: ``requests/`` in, ``packages/``, ``linkage/`` and ``log/``."""
+        return self.home / "releases"
+
+    @property
+    def release_requests(self) -> Path:
+        """Drop one YAML release request per approved project (and version) here."""
+        return self.releases / "requests"
+
+    @property
+    def release_packages(self) -> Path:
+        """``<request id>@v<version>/``: the researcher's package folder, zip and build record."""
+        return self.releases / "packages"
+
+    @property
+    def release_linkage(self) -> Path:
+        """Key files (pseudonym <-> fnr) for the trusted third party only; 0700/0600."""
+        return self.releases / "linkage"
+
+    @property
+    def release_log(self) -> Path:
+        """The append-only, hash-chained release log (utleveringslogg)."""
+        return self.releases / "log" / "utleveringslogg.jsonl"
+
+    @property
     def metadata(self) -> Path:
         """Generated documentation: variable catalogue, lineage, DCAT-AP-NO, HTML, dbt docs."""
         return self.home / "metadata"
@@ -74,6 +99,24 @@ class Layout:
     def state(self) -> Path:
         """Small bookkeeping files (e.g. the hash cache of files seen in landing)."""
         return self.home / "state"
+
+    @property
+    def deliveries(self) -> Path:
+        """The delivery ledger: ``ledger.jsonl`` (append-only events) and ``records/<id>.json``."""
+        return self.home / "deliveries"
+
+    @property
+    def outbox(self) -> Path:
+        """Sealed envelopes of deliveries not yet completed, ``outbox/<delivery id>/``."""
+        return self.home / "outbox"
+
+    @property
+    def delivery_config(self) -> Path:
+        """Recipients and the sender's keys: ``$KVALREG_RECIPIENTS``, else
+        ``config/recipients.yaml`` (paths only, no key material)."""
+        if env := os.environ.get("KVALREG_RECIPIENTS"):
+            return Path(env).resolve()
+        return self.home / "config" / "recipients.yaml"
 
     @property
     def secrets(self) -> Path:

@@ -33,18 +33,20 @@ from dagster._core.scheduler.instigation import (
 )
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from dagster._core.workspace.load import location_origins_from_yaml_paths
+from dagster._utils.error import SerializableErrorInfo
 
 from assets.dbt import MARTS_JOB, manifest_ready, marts_registries
 from assets.quarantine import JOB_NAME as QUARANTINE_JOB
 from assets.quarantine import OP_NAME as QUARANTINE_OP
 from assets.raw import FATAL_CHECK
+from assets.release import RELEASE_JOB
 from kvalreg.landing import HashCache, display_name, settle_seconds_from_env
 from kvalreg.paths import Layout
 from kvalreg.registry import Registry, load_registries
 from orchestration.definitions import build_definitions
 from orchestration.instance import open_instance
 from resources import WarehouseResource
-from sensors import SENSOR_NAME
+from sensors import RELEASE_SENSOR_NAME, SENSOR_NAME
 
 WORKSPACE_YAML = Path(__file__).resolve().parents[1] / "workspace.yaml"
 REPOSITORY_NAME = "__repository__"  # what Definitions become inside a code location
@@ -63,6 +65,7 @@ class ProcessSummary:
     run_ids: list[str] = field(default_factory=list)
     accepted_registries: set[str] = field(default_factory=set)  # registries with a new dump
     marts_built: bool = False  # the marts job ran and succeeded in this pass
+    releases: list[str] = field(default_factory=list)  # "<release id>: <package dir>"
 
     @property
     def ok(self) -> bool:
@@ -81,6 +84,7 @@ class ProcessSummary:
         lines += [f"  FAILED:      {d}" for d in self.failed]
         if self.marts_built:
             lines.append("  marts:       rebuilt with dbt, exports and metadata written")
+        lines += [f"  release:     {r}" for r in self.releases]
         return "\n".join(lines)
 
 
@@ -175,6 +179,7 @@ def process_once(
             summary.settling = len(settling)
             if not settling or time.monotonic() >= deadline:
                 _build_marts(instance, defs, summary)
+                _build_releases(instance, defs, summary)
                 return summary
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
@@ -243,6 +248,64 @@ def _build_marts(
     summary.marts_built = result.success
     if not result.success:
         summary.failed.append(f"{MARTS_JOB} (run {result.run_id})")
+
+
+def _build_releases(
+    instance: dg.DagsterInstance, defs: dg.Definitions, summary: ProcessSummary
+) -> None:
+    """Evaluate the release sensor after ingestion and marts (a release reads both), and run
+    each request whose run key has no run yet, as the daemon would."""
+    sensor = defs.resolve_sensor_def(RELEASE_SENSOR_NAME)
+    context = dg.build_sensor_context(
+        instance=instance,
+        instance_ref=instance.get_ref(),
+        definitions=defs,
+        sensor_name=RELEASE_SENSOR_NAME,
+        resources=defs.resources,
+    )
+    data = sensor.evaluate_tick(context)
+    for add in data.dynamic_partitions_requests or ():
+        if isinstance(add, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
+    for request in data.run_requests or ():
+        run_key = request.run_key or ""
+        tags = {**request.tags, RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: RELEASE_SENSOR_NAME}
+        if instance.get_runs(
+            filters=dg.RunsFilter(
+                tags={RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: RELEASE_SENSOR_NAME}
+            ),
+            limit=1,
+        ):
+            summary.skipped.append(run_key)
+            continue
+        result = defs.resolve_job_def(RELEASE_JOB).execute_in_process(
+            run_config=QUIET_CONSOLE,
+            instance=instance,
+            partition_key=request.partition_key,
+            tags=tags,
+            raise_on_error=False,
+        )
+        summary.run_ids.append(result.run_id)
+        if not result.success:
+            why = [_root_cause(e.step_failure_data.error) for e in result.get_step_failure_events()]
+            summary.failed.append(
+                f"{RELEASE_JOB} {request.partition_key} (run {result.run_id})"
+                + "".join(f"\n    {line}" for w in why for line in w.splitlines())
+            )
+            continue
+        for event in result.get_asset_materialization_events():
+            meta = event.materialization.metadata
+            where = [f"package {meta['archive'].value}"]
+            if "linkage_archive" in meta:
+                where.append(f"key file {meta['linkage_archive'].value}")
+            summary.releases.append(f"{request.partition_key}: {', '.join(where)}")
+
+
+def _root_cause(error: SerializableErrorInfo | None) -> str:
+    """The innermost error's message (Dagster wraps the op's exception in its own)."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return "" if error is None else error.message.strip()
 
 
 def _quarantined(result: dg.ExecuteInProcessResult) -> bool:

@@ -434,3 +434,15 @@ def test_person_ids_are_distinct_valid_tenor_numbers_up_to_capacity() -> None:
         assert parsed.birth_date == date(1970, 1, 1) + timedelta(days=int(birth))
     with pytest.raises(ValueError, match="birth range"):
         ids.people(np.array([ids.capacity]))
+
+
+def test_persons_sets_the_number_of_distinct_people(
+    regs: dict[str, Registry], tmp_path: Path
+) -> None:
+    generate(regs["hoftebrudd"], tmp_path, rows=3000, seed=5, defects=False, persons=1000)
+    (dump,) = tmp_path.glob("DataDump_Prod_Operasjon_*.csv")
+    table = pl.read_csv(dump, separator=";", infer_schema=False, encoding="utf8-lossy")
+    assert table.height == 3000
+    assert abs(table["Fodselsnummer"].n_unique() - 1000) <= 2
+    with pytest.raises(ValueError, match="persons"):
+        generate(regs["hoftebrudd"], tmp_path, rows=10, seed=5, defects=False, persons=11)

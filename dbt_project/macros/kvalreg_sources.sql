@@ -12,6 +12,15 @@
     {{- exceptions.raise_compiler_error("no source " ~ source_name ~ "." ~ table_name) -}}
 {%- endmacro %}
 
+{#- The source tables of one source (e.g. every form of `raw_<registry>`), in graph order. -#}
+{% macro kvalreg_source_nodes(source_name) -%}
+    {%- set out = [] -%}
+    {%- for node in graph.sources.values() if node.source_name == source_name -%}
+        {%- do out.append(node) -%}
+    {%- endfor -%}
+    {{- return(out) -}}
+{%- endmacro %}
+
 {% macro kvalreg_registry_meta(registry) -%}
     {%- for node in graph.sources.values() -%}
         {%- if node.source_name == 'raw_' ~ registry -%}
@@ -33,10 +42,11 @@
 {%- endmacro %}
 
 {#- The relation if it exists, else a typed empty select with the declared columns: a registry
-    whose first dump has not arrived yet must not stop the other registries' marts. -#}
+    whose first dump has not arrived yet must not stop the other registries' marts. In a unit
+    test the source is the test's fixture (a CTE), which is used as given. -#}
 {% macro kvalreg_source_or_empty(source_name, table_name) -%}
     {%- set rel = source(source_name, table_name) -%}
-    {%- if execute and load_relation(rel) is none -%}
+    {%- if execute and model.resource_type != 'unit_test' and load_relation(rel) is none -%}
         {%- set node = kvalreg_source_node(source_name, table_name) -%}
         (select
         {%- for col in node.columns.values() %}

@@ -1,5 +1,5 @@
 """Codebooks: each registration system's own format, converted to one canonical form."""
 
-from kvalreg.codebook.canonical import Codebook, Variable, VarType
+from kvalreg.codebook.canonical import Codebook, IdentifierClass, Variable, VarType
 
-__all__ = ["Codebook", "VarType", "Variable"]
+__all__ = ["Codebook", "IdentifierClass", "VarType", "Variable"]

@@ -6,6 +6,12 @@ obligatorisk, verdi, verditekst, manglande, desimalar, min, maks, min_rimeleg,
 maks_rimeleg, utrekningsformel``) so that registries can recognise it. Every system's
 native codebook (MRS ``rapport.xlsx``, OQR klokeboken) is converted into this form, and
 everything downstream (validation, generation, documentation) reads only this form.
+
+kvalreg adds two columns after rapwhale's (``KVALREG_COLUMNS``), read when present: the
+variable's identifier class (``identifikator``: direkte, kvasi or annan) and whether it may be
+released to research projects (``utleverbar``: ja/nei). They live in the codebook because they
+are facts about the variable; data releases read them from here and nowhere else. A variable
+without them is "annan" and not releasable: nothing leaves by default.
 """
 
 from __future__ import annotations
@@ -36,6 +42,20 @@ CANONICAL_COLUMNS = (
     "maks_rimeleg",
     "utrekningsformel",
 )
+KVALREG_COLUMNS = ("identifikator", "utleverbar")
+
+
+class IdentifierClass(StrEnum):
+    """How much a variable identifies a person (data-release rules depend on it).
+
+    direkte: identifies on its own (fnr, name, address, phone, registry-internal ids);
+    never released. kvasi: identifies in combination (birth date, municipality, rare
+    diagnoses, dates); generalised and checked for k-anonymity. annan: everything else.
+    """
+
+    DIRECT = "direkte"
+    QUASI = "kvasi"
+    OTHER = "annan"
 
 
 class VarType(StrEnum):
@@ -71,6 +91,14 @@ class Variable:
     min_plausible: float | str | None = None  # plausibility limit (value outside = warning)
     max_plausible: float | str | None = None
     formula: str = ""
+    identifier: IdentifierClass = IdentifierClass.OTHER
+    releasable: bool = False  # may be released to an approved research project
+
+    def __post_init__(self) -> None:
+        if self.identifier is IdentifierClass.DIRECT and self.releasable:
+            raise ValueError(
+                f"variable {self.form}.{self.name}: a direct identifier cannot be releasable"
+            )
 
     @property
     def is_integer(self) -> bool:
@@ -121,6 +149,8 @@ class Codebook:
                 "min_rimeleg": _fmt(v.min_plausible),
                 "maks_rimeleg": _fmt(v.max_plausible),
                 "utrekningsformel": v.formula,
+                "identifikator": v.identifier.value,
+                "utleverbar": _yn(v.releasable),
             }
             if not v.values:
                 yield base
@@ -135,7 +165,10 @@ class Codebook:
     def write_csv(self, path: Path) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(
-            buf, fieldnames=CANONICAL_COLUMNS, delimiter=";", lineterminator="\n"
+            buf,
+            fieldnames=(*CANONICAL_COLUMNS, *KVALREG_COLUMNS),
+            delimiter=";",
+            lineterminator="\n",
         )
         writer.writeheader()
         writer.writerows(self.to_rows())
@@ -175,18 +208,23 @@ class Codebook:
                     "min_plausible": _parse_limit(row.get("min_rimeleg", ""), vtype),
                     "max_plausible": _parse_limit(row.get("maks_rimeleg", ""), vtype),
                     "formula": row.get("utrekningsformel", ""),
+                    "identifier": parse_identifier(row.get("identifikator", ""), source, lineno),
+                    "releasable": _parse_yn(row.get("utleverbar", ""), source, lineno),
                 }
             code = row.get("verdi", "").strip()
             if code:
                 entry["values"][code] = row.get("verditekst", "")
                 if _parse_yn(row.get("manglande", ""), source, lineno):
                     entry["missing_codes"].append(code)
-        return cls(
-            tuple(
-                Variable(**(e | {"missing_codes": tuple(e["missing_codes"])}))
-                for e in variables.values()
+        try:
+            return cls(
+                tuple(
+                    Variable(**(e | {"missing_codes": tuple(e["missing_codes"])}))
+                    for e in variables.values()
+                )
             )
-        )
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
 
     @classmethod
     def read_csv(cls, path: Path) -> Codebook:
@@ -196,6 +234,21 @@ class Codebook:
             if missing:
                 raise ValueError(f"{path}: canonical codebook lacks columns {sorted(missing)}")
             return cls.from_rows(reader, source=str(path))
+
+
+def parse_identifier(text: str, where: str, lineno: int | None = None) -> IdentifierClass:
+    """``direkte``/``kvasi``/``annan`` (empty = annan); ``where`` (and line) name the cell."""
+    t = (text or "").strip().lower()
+    if not t:
+        return IdentifierClass.OTHER
+    try:
+        return IdentifierClass(t)
+    except ValueError:
+        at = f"{where}:{lineno}" if lineno is not None else where
+        raise ValueError(
+            f"{at}: identifier class {text!r} is not one of "
+            f"{', '.join(c.value for c in IdentifierClass)}"
+        ) from None
 
 
 def _yn(flag: bool) -> str:

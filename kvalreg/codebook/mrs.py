@@ -8,7 +8,9 @@ reader accepts both; the writer produces the ``.xlsx`` that MRS ships with a dum
 MRS has no columns for three canonical attributes that our registries need (``unik``, the
 "unknown" codes and a formula for derived fields). They travel in optional trailing columns
 ``Unik``, ``Ukjentkoder`` and ``Beregning``; a sheet without them reads as "not unique, no
-unknown codes, no formula", exactly as a plain MRS export would.
+unknown codes, no formula", exactly as a plain MRS export would. kvalreg's identifier class and
+release permission (canonical ``identifikator``/``utleverbar``) travel in ``Identifikator`` and
+``Utleverbar``; without them a variable is "annan" and not releasable.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
-from kvalreg.codebook.canonical import Codebook, Variable, VarType
+from kvalreg.codebook.canonical import (
+    Codebook,
+    IdentifierClass,
+    Variable,
+    VarType,
+    parse_identifier,
+)
 
 COLUMNS = (
     "Skjemanavn",
@@ -38,7 +46,7 @@ COLUMNS = (
     "Enhet",
     "Hjelpetekst",
 )
-EXTRA_COLUMNS = ("Unik", "Ukjentkoder", "Beregning")
+EXTRA_COLUMNS = ("Unik", "Ukjentkoder", "Beregning", "Identifikator", "Utleverbar")
 REQUIRED = frozenset(COLUMNS[:6])
 
 # Felttype -> canonical type. The first spelling of each type is the one the writer uses.
@@ -179,6 +187,12 @@ def rows_to_codebook(rows: Iterable[dict[str, str]], source: str) -> Codebook:
             raise MrsCodebookError(
                 f"{c.at('Desimaler')}: expected an integer, got {decimals_text!r}"
             ) from None
+        identifier = _identifier(c)
+        releasable = c.yes_no("Utleverbar")
+        if identifier is IdentifierClass.DIRECT and releasable:
+            raise MrsCodebookError(
+                f"{c.at('Utleverbar')}: {name!r} is a direct identifier and cannot be releasable"
+            )
         variables.append(
             Variable(
                 form=form,
@@ -197,11 +211,20 @@ def rows_to_codebook(rows: Iterable[dict[str, str]], source: str) -> Codebook:
                 min_plausible=c.limit("Min rimelig", vtype),
                 max_plausible=c.limit("Maks rimelig", vtype),
                 formula=c.text("Beregning"),
+                identifier=identifier,
+                releasable=releasable,
             )
         )
     if not variables:
         raise MrsCodebookError(f"{source}: no variables")
     return Codebook(tuple(variables))
+
+
+def _identifier(c: _Cells) -> IdentifierClass:
+    try:
+        return parse_identifier(c.text("Identifikator"), c.at("Identifikator"))
+    except ValueError as exc:
+        raise MrsCodebookError(str(exc)) from None
 
 
 def _check_header(header: Iterable[str], source: str) -> None:
@@ -287,6 +310,8 @@ def codebook_to_rows(codebook: Codebook, *, for_xlsx: bool) -> Iterator[list[obj
             "Ja" if v.unique else "Nei",
             ",".join(v.missing_codes) or empty,
             v.formula or empty,
+            v.identifier.value,
+            "Ja" if v.releasable else "Nei",
         ]
 
 

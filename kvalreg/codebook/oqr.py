@@ -8,7 +8,9 @@ hard limit and ``normalintervall`` the plausibility limit.
 OQR has no columns for the unit of measure, ``unik``, "unknown" codes or a formula; they
 travel in optional columns ``eining``, ``unik``, ``manglande`` and ``utrekningsformel`` (and
 the help text in OQR's own ``hjelpetekst``). A klokebok without them reads as "no unit, not
-unique, no unknown codes, no formula".
+unique, no unknown codes, no formula". kvalreg's identifier class and release permission
+travel in ``identifikator`` and ``utleverbar``; without them a variable is "annan" and not
+releasable.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
-from kvalreg.codebook.canonical import Codebook, Variable, VarType
+from kvalreg.codebook.canonical import (
+    Codebook,
+    IdentifierClass,
+    Variable,
+    VarType,
+    parse_identifier,
+)
 
 COLUMNS = (
     "skjemanavn",
@@ -42,7 +50,15 @@ COLUMNS = (
     "utfaset_dato",
     "variabel_id",
 )
-EXTRA_COLUMNS = ("hjelpetekst", "eining", "unik", "manglande", "utrekningsformel")
+EXTRA_COLUMNS = (
+    "hjelpetekst",
+    "eining",
+    "unik",
+    "manglande",
+    "utrekningsformel",
+    "identifikator",
+    "utleverbar",
+)
 REQUIRED = frozenset(COLUMNS[:7])
 
 # type -> canonical type; "Numerisk (heltall)" and "(flyttall)" differ only in decimals.
@@ -113,6 +129,20 @@ def _limits(row: dict[str, str], vtype: VarType, source: str, rowno: int) -> dic
     return out
 
 
+def _release_class(row: dict[str, str], source: str, rowno: int) -> dict[str, object]:
+    where = _at(source, rowno, "identifikator")
+    try:
+        identifier = parse_identifier(row.get("identifikator", ""), where)
+    except ValueError as exc:
+        raise OqrCodebookError(str(exc)) from None
+    releasable = _yes_no(row.get("utleverbar", ""), _at(source, rowno, "utleverbar"))
+    if identifier is IdentifierClass.DIRECT and releasable:
+        raise OqrCodebookError(
+            f"{_at(source, rowno, 'utleverbar')}: a direct identifier cannot be releasable"
+        )
+    return {"identifier": identifier, "releasable": releasable}
+
+
 def rows_to_codebook(rows: Iterable[dict[str, str]], source: str) -> Codebook:
     """Group the klokebok rows (value rows follow their variable) into canonical variables."""
     entries: dict[tuple[str, str], dict] = {}
@@ -158,6 +188,7 @@ def rows_to_codebook(rows: Iterable[dict[str, str]], source: str) -> Codebook:
                 "decimals": decimals,
                 "formula": row.get("utrekningsformel", ""),
                 **_limits(row, vtype, source, rowno),
+                **_release_class(row, source, rowno),
             }
         elif key != last or vtype is not VarType.CODED:
             raise OqrCodebookError(
@@ -252,6 +283,8 @@ def codebook_to_rows(codebook: Codebook) -> Iterator[dict[str, str]]:
             "eining": v.unit,
             "unik": "Ja" if v.unique else "Nei",
             "utrekningsformel": v.formula,
+            "identifikator": v.identifier.value,
+            "utleverbar": "Ja" if v.releasable else "Nei",
         }
         if not v.values:
             yield base

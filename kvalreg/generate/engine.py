@@ -22,7 +22,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +33,13 @@ from kvalreg.codebook.mrs import write_rapport_xlsx
 from kvalreg.codebook.oqr import write_klokebok
 from kvalreg.generate.columns import EPOCH, Column, Table, TextFormat
 from kvalreg.generate.defects import CHECKS, NOT_A_NUMBER, empty_counts, plant, protected
-from kvalreg.generate.model import Hints, UnitModel, export_hints, load_hints
+from kvalreg.generate.model import (
+    Hints,
+    UnitModel,
+    episodes_for_mean,
+    export_hints,
+    load_hints,
+)
 from kvalreg.generate.persons import PersonIds
 from kvalreg.generate.truth import Coverage, Outcome, Timeliness, years_of
 from kvalreg.generate.values import RowContext, fill
@@ -145,14 +151,23 @@ def generate(
     rows: int,
     seed: int,
     defects: bool,
+    persons: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> GenerationSummary:
-    """Write dump files, native codebook, NPR extract and ``ground_truth.json`` into ``out``."""
+    """Write dump files, native codebook, NPR extract and ``ground_truth.json`` into ``out``.
+
+    ``persons`` (optional) sets the number of distinct persons instead of the registry's
+    ``episodes_per_person`` hint, so benchmarks can ask for 10M episodes of 3M persons.
+    """
     if rows < 1:
         raise ValueError("rows must be positive")
+    if persons is not None and not 0 < persons <= rows:
+        raise ValueError("persons must be between 1 and rows")
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     hints = load_hints(registry)
+    if persons is not None:
+        hints = replace(hints, episodes=episodes_for_mean(rows / persons))
     npr = load_registries()[hints.npr_registry]
     run = _Run(registry, npr, hints, out, seed, defects, rows)
     done = 0

@@ -97,6 +97,15 @@ def export_hints(registry: Registry) -> Export:
     )
 
 
+def episodes_for_mean(mean: float) -> tuple[np.ndarray, np.ndarray]:
+    """Episodes per person as a two-point distribution on floor(mean) and floor(mean) + 1."""
+    low = int(mean)
+    high_share = mean - low
+    if low == 0:
+        return np.array([1]), np.array([1.0])
+    return np.array([low, low + 1]), np.array([1.0 - high_share, high_share])
+
+
 def load_hints(registry: Registry) -> Hints:
     where = f"{registry.name}: synthetic"
     s = registry.extra.get("synthetic")

@@ -151,8 +151,12 @@ def test_code_location_loads_with_assets_checks_and_sensor(webserver: str) -> No
     }
 
     sensors = {s["name"]: s["sensorState"] for s in repo["sensors"]}
-    assert set(sensors) == {"landing_sensor", "marts_after_ingest"}
+    assert set(sensors) == {"landing_sensor", "marts_after_ingest", "release_sensor"}
     assert sensors["landing_sensor"]["status"] == "RUNNING"
+    assert sensors["release_sensor"]["status"] == "RUNNING"
     assert sensors["landing_sensor"]["typeSpecificData"]["lastCursor"] == CURSOR
     jobs = {j["name"] for j in repo["jobs"]}
-    assert {"ingest_orchtest__basis", "ingest_orchtest__oppf", "quarantine_landing_file"} <= jobs
+    assert {
+        "ingest_orchtest__basis", "ingest_orchtest__oppf", "quarantine_landing_file",
+        "build_release",
+    } <= jobs  # fmt: skip

@@ -9,6 +9,8 @@ also prove the rebuild-after-ingest wiring. Every comparison reads the real ware
 import csv
 import json
 import math
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from kvalreg.indicators import load_indicators
 from kvalreg.paths import Layout
 from kvalreg.reference import load_units
 from kvalreg.registry import BUILTIN_DIR, load_registries
+from kvalreg.warehouse import warehouse_lock
 from orchestration.definitions import build_definitions
 from orchestration.instance import open_instance
 from orchestration.process import ProcessSummary, process_once
@@ -344,6 +347,40 @@ def test_no_fnr_column_below_raw(pipeline: Pipeline) -> None:
     names = {c.lower() for *_, c in cols}
     assert "fodselsnummer" not in names and "fnr" not in names
     assert "person_key" in names
+
+
+def test_every_model_has_unit_tests_and_they_pass(pipeline: Pipeline, tmp_path: Path) -> None:
+    """dbt unit tests (fixed fixtures in the models' YAML) for every model, run against the
+    built warehouse, whose relations give the fixtures their column types."""
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    tested = {u["model"] for u in manifest["unit_tests"].values()}
+    assert models - tested == set()
+    dbt = Path(sys.executable).parent / "dbt"
+    with warehouse_lock(pipeline.layout):
+        done = subprocess.run(
+            [
+                str(dbt),
+                "test",
+                "--select",
+                "test_type:unit",
+                "--profiles-dir",
+                ".",
+                "--target-path",
+                str(tmp_path / "target"),
+                "--log-path",
+                str(tmp_path / "logs"),
+                "--vars",
+                json.dumps({"kvalreg_home": str(pipeline.layout.home)}),
+            ],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert f"PASS={len(manifest['unit_tests'])} " in done.stdout
 
 
 def test_manifest_is_read_not_parsed_on_load() -> None:

@@ -9,7 +9,7 @@
     {%- set episodes = ref('int_' ~ registry ~ '__episodes') -%}
     {%- if execute -%}
         {%- set meta = kvalreg_registry_meta(registry) -%}
-        {%- for node in graph.sources.values() if node.source_name == 'raw_' ~ registry -%}
+        {%- for node in kvalreg_source_nodes('raw_' ~ registry) -%}
             {%- set prefix = '' if node.name == meta.base_form else node.name ~ '_' -%}
             {%- for col in node.columns.values() if not col.name.startswith('_') -%}
                 {#- the episode keys of a follow-up are the base form's (joined on them) -#}

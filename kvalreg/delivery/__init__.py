@@ -1,0 +1,1 @@
+"""Encrypted, signed delivery of named file sets to recipients over SFTP (no Dagster here)."""

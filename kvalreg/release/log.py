@@ -1,0 +1,153 @@
+"""The release log (utleveringslogg): append-only, tamper-evident, answerable per person.
+
+One JSON object per line. Each entry carries ``seq`` (1, 2, ...), ``prev`` (the previous
+entry's ``mac``) and its own ``mac`` = HMAC-SHA256 over the canonical JSON of everything
+else, under a key derived from the release master secret. Editing an entry breaks its mac;
+removing one breaks ``seq``/``prev`` of the next; and because only the secret's holder can
+compute macs, a rewritten chain cannot be forged. A head file (``<log>.head``: last ``seq``
+and ``mac``, replaced atomically on each append) detects removal of the last entries.
+
+Entry kinds: ``release`` (request, approvals, who triggered it, files, variables, counts),
+``person`` (one per person in a release: ``release`` and ``person``, a registry-internal keyed
+hash of the fnr — never the fnr), and ``delivery`` (written by whoever delivers a package).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kvalreg.release.pseudonym import derive_key, master_secret, pseudonyms
+
+LOG_NAME = "utleveringslogg.jsonl"
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    problems: tuple[str, ...]
+
+    def describe(self, path: Path) -> str:
+        if self.ok:
+            return f"{path}: OK, {self.entries} entries, hash chain and head intact"
+        return "\n".join(
+            [f"{path}: TAMPERED ({len(self.problems)} problem(s))"]
+            + [f"  {p}" for p in self.problems]
+        )
+
+
+def _canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def person_hashes(secrets_dir: Path, registry: str, fnrs: pl.Series) -> pl.Series:
+    """The registry-internal keyed hash of each fnr (a keyed permutation under a per-registry
+    key from the master secret): what the log stores instead of the fnr."""
+    key = derive_key(master_secret(secrets_dir), "release-log-person", registry)
+    return pseudonyms(fnrs.cast(pl.String).str.strip_chars(), key)
+
+
+class ReleaseLog:
+    """``KVALREG_HOME/releases/log/utleveringslogg.jsonl`` and its head file."""
+
+    def __init__(self, path: Path, secrets_dir: Path) -> None:
+        self.path = path
+        self.head = path.with_name(path.name + ".head")
+        self.lock = path.with_name(path.name + ".lock")
+        self.secrets_dir = secrets_dir
+
+    def _key(self) -> bytes:
+        return derive_key(master_secret(self.secrets_dir), "release-log", "chain")
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield json.loads(line)
+
+    def _read_head(self) -> tuple[int, str]:
+        if not self.head.exists():
+            return 0, ""
+        data = json.loads(self.head.read_text(encoding="utf-8"))
+        return int(data["seq"]), str(data["mac"])
+
+    def append(self, bodies: Iterable[dict[str, Any]]) -> int:
+        """Append entries (each a dict with ``kind``) under an exclusive lock; returns the last
+        ``seq``. The lines are fsynced before the head moves, so a crash leaves at worst
+        entries beyond the head, which ``verify`` reports."""
+        key = self._key()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            seq, prev = self._read_head()
+            at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines = []
+            for body in bodies:
+                seq += 1
+                entry = {**body, "seq": seq, "prev": prev, "at": at}
+                entry["mac"] = hmac.new(key, _canonical(entry), hashlib.sha256).hexdigest()
+                prev = entry["mac"]
+                lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, "".join(lines).encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            tmp = self.head.with_name(self.head.name + ".tmp")
+            tmp.write_text(json.dumps({"seq": seq, "mac": prev}) + "\n", encoding="utf-8")
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            tmp.replace(self.head)
+            return seq
+
+    def verify(self) -> Verification:
+        """Recompute the chain; every edited, removed, reordered or added entry is reported."""
+        key = self._key()
+        problems: list[str] = []
+        prev, expected, count = "", 1, 0
+        if self.path.exists():
+            with self.path.open(encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    count += 1
+                    try:
+                        entry = json.loads(line)
+                        mac = entry.pop("mac")
+                    except (json.JSONDecodeError, KeyError, AttributeError):
+                        problems.append(f"line {lineno}: not a log entry")
+                        continue
+                    seq = entry.get("seq")
+                    if seq != expected:
+                        problems.append(
+                            f"line {lineno}: entry seq {seq} where {expected} was expected "
+                            "(an entry was removed or reordered)"
+                        )
+                    if entry.get("prev") != prev:
+                        problems.append(f"line {lineno}: does not chain to the entry before it")
+                    good = hmac.new(key, _canonical(entry), hashlib.sha256).hexdigest()
+                    if not hmac.compare_digest(good, str(mac)):
+                        problems.append(f"line {lineno}: entry seq {seq} was edited (mac differs)")
+                    prev = str(mac)
+                    expected = (seq if isinstance(seq, int) else expected) + 1
+        head_seq, head_mac = self._read_head()
+        if (head_seq, head_mac) != (expected - 1 if count else 0, prev):
+            problems.append(
+                f"head says the last entry is seq {head_seq}, the log ends at seq {expected - 1} "
+                "(entries were removed from or added to the end)"
+            )
+        return Verification(not problems, count, tuple(problems))

@@ -1,0 +1,131 @@
+"""Writing a release package so that the same inputs give the same bytes.
+
+* Parquet through pyarrow with every setting that could vary pinned (compression, level,
+  dictionary, statistics, row-group size, page version) and plain Arrow types that pandas,
+  polars and R's arrow all read; rows are sorted before writing.
+* CSV as UTF-8 with ``,`` and ``.``, ISO dates, empty for missing.
+* ``manifest.json``: SHA-256 and size of every other file, sorted, with the request hash.
+* The archive: a zip with members in sorted order, a fixed timestamp (1980-01-01, zip's
+  epoch), fixed permissions and one compression setting, so it is byte-identical too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+ROW_GROUP_SIZE = 1_000_000
+MANIFEST = "manifest.json"
+
+
+def _plain_arrow(frame: pl.DataFrame) -> pa.Table:
+    """Arrow types every reader knows: string (not string_view), no categorical."""
+    table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+    fields = [
+        pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    pq.write_table(
+        _plain_arrow(frame),
+        path,
+        compression="zstd",
+        compression_level=3,
+        use_dictionary=True,
+        write_statistics=True,
+        row_group_size=ROW_GROUP_SIZE,
+        data_page_version="1.0",
+        version="2.6",
+    )
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> None:
+    frame.write_csv(
+        path,
+        separator=",",
+        line_terminator="\n",
+        date_format="%Y-%m-%d",
+        datetime_format="%Y-%m-%d %H:%M:%S",
+        time_format="%H:%M:%S",
+        null_value="",
+    )
+
+
+def write_text(path: Path, text: str) -> None:
+    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_list(folder: Path) -> list[Path]:
+    """Every file under ``folder``, as relative paths in a stable order."""
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
+def write_manifest(folder: Path, header: dict[str, object]) -> dict[str, object]:
+    """``manifest.json`` listing every other file's path, size and SHA-256."""
+    files = [
+        {"path": rel.as_posix(), "bytes": (folder / rel).stat().st_size,
+         "sha256": sha256_file(folder / rel)}
+        for rel in file_list(folder)
+        if rel.as_posix() != MANIFEST
+    ]  # fmt: skip
+    manifest = {**header, "files": files}
+    write_text(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
+
+
+def write_zip(folder: Path, archive: Path) -> None:
+    """``folder`` as ``archive`` with its name as the top directory; deterministic bytes."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for rel in file_list(folder):
+            info = zipfile.ZipInfo(f"{folder.name}/{rel.as_posix()}", date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so the mode below is honoured
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, (folder / rel).read_bytes(), compresslevel=6)
+
+
+def fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def install(staging: Path, target: Path) -> None:
+    """Move a finished folder into place: fsync, then one rename (the old one, if any, goes
+    aside first and is removed after, so a reader never sees a half-written package)."""
+    fsync_tree(staging)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    if old.exists():
+        shutil.rmtree(old)

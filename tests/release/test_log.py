@@ -1,0 +1,76 @@
+"""The release log: a hash chain under a secret key; verify detects edits and removals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kvalreg.cli import main
+from kvalreg.paths import Layout
+from kvalreg.release.log import ReleaseLog
+
+
+@pytest.fixture
+def log(kvalreg_env: Layout) -> ReleaseLog:
+    log = ReleaseLog(kvalreg_env.release_log, kvalreg_env.secrets)
+    log.append([{"kind": "release", "release": "a@v1", "persons": 2}])
+    log.append([{"kind": "person", "release": "a@v1", "person": f"p{i}"} for i in range(3)])
+    log.append([{"kind": "release", "release": "b@v1", "persons": 1}])
+    return log
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def test_an_intact_log_verifies(log: ReleaseLog, capsys: pytest.CaptureFixture[str]) -> None:
+    result = log.verify()
+    assert result.ok and result.entries == 5
+    assert [e["seq"] for e in log.entries()] == [1, 2, 3, 4, 5]
+    assert main(["log", "verify"]) == 0
+    assert "OK, 5 entries" in capsys.readouterr().out
+
+
+def test_an_edited_entry_is_detected(log: ReleaseLog, capsys: pytest.CaptureFixture[str]) -> None:
+    text = lines(log.path)
+    entry = json.loads(text[0])
+    entry["persons"] = 1
+    text[0] = json.dumps(entry, sort_keys=True) + "\n"
+    log.path.write_text("".join(text), encoding="utf-8")
+    result = log.verify()
+    assert not result.ok
+    assert any("line 1: entry seq 1 was edited" in p for p in result.problems)
+    assert main(["log", "verify"]) == 1
+    assert "TAMPERED" in capsys.readouterr().out
+
+
+def test_a_removed_entry_is_detected(log: ReleaseLog) -> None:
+    text = lines(log.path)
+    del text[2]
+    log.path.write_text("".join(text), encoding="utf-8")
+    problems = log.verify().problems
+    assert any("seq 4 where 3 was expected" in p for p in problems)
+    assert any("does not chain" in p for p in problems)
+
+
+def test_removing_the_last_entries_is_detected(log: ReleaseLog) -> None:
+    log.path.write_text("".join(lines(log.path)[:-2]), encoding="utf-8")
+    assert any("head says the last entry is seq 5" in p for p in log.verify().problems)
+
+
+def test_a_recomputed_chain_without_the_secret_is_detected(log: ReleaseLog) -> None:
+    """Rewriting an entry and its hash with a guessed key does not pass: the mac is keyed."""
+    import hashlib
+    import hmac
+
+    text = lines(log.path)
+    entry = json.loads(text[-1])
+    entry.pop("mac")
+    entry["persons"] = 99
+    body = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    entry["mac"] = hmac.new(b"guess", body, hashlib.sha256).hexdigest()
+    text[-1] = json.dumps(entry, sort_keys=True) + "\n"
+    log.path.write_text("".join(text), encoding="utf-8")
+    assert not log.verify().ok
