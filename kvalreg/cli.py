@@ -156,6 +156,8 @@ def _receive(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(f"BAD {problem}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
 def _metadata(args: argparse.Namespace) -> int:
     from kvalreg.metadata.build import write_metadata
     from kvalreg.metadata.dbt_docs import DbtDocsError

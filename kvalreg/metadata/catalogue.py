@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from graphlib import TopologicalSorter
 
+from kvalreg.codebook import IdentifierClass
 from kvalreg.ingest.validate import sql_type
-from kvalreg.metadata.identifiers import IdentifierClass, classify, strongest
+from kvalreg.metadata.identifiers import classify, strongest
 from kvalreg.metadata.lineage import (
     ColumnLineage,
     ColumnRef,

@@ -117,7 +117,7 @@ def test_lineage_runs_from_dump_column_to_indicator_mart(pipeline: Pipeline) -> 
     assert not missing, missing
     entry = _variables(pipeline.layout)["marts.mart_indicators.numerator"]
     assert str(dump) in entry["dump_columns"]
-    assert entry["identifier_class"] == "other"  # an aggregate identifies nobody
+    assert entry["identifier_class"] == "annan"  # an aggregate identifies nobody
 
 
 def test_each_indicator_names_its_dump_columns(pipeline: Pipeline) -> None:
@@ -145,7 +145,7 @@ def test_staging_inherits_codebook_documentation(pipeline: Pipeline) -> None:
     assert staged["first_dump"] == raw["first_dump"] is not None
     person = variables["staging.stg_hoftebrudd__operasjon.person_key"]
     assert person["sources"] == ["raw_hoftebrudd.operasjon.Fodselsnummer"]
-    assert person["identifier_class"] == "direct"
+    assert person["identifier_class"] == "direkte"
     assert "SHA256" in person["transformation"].upper()
 
 
