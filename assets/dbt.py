@@ -18,7 +18,7 @@
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +72,25 @@ def marts_registries() -> frozenset[str]:
 
 
 class KvalregDbtTranslator(DagsterDbtTranslator):
-    """Asset keys, groups and descriptions of dbt nodes in kvalreg terms."""
+    """Asset keys, groups, descriptions and owners of dbt nodes in kvalreg terms.
+
+    ``owners`` maps a registry to its owners (the contact in its ``registry.yaml``); a
+    registry's staging and intermediate models get them, cross-registry marts have none.
+    """
+
+    def __init__(
+        self,
+        settings: DagsterDbtTranslatorSettings | None = None,
+        owners: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(settings)
+        self._owners = dict(owners or {})
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        m = _REGISTRY_IN_NAME.match(dbt_resource_props["name"])
+        if m and self._owners.get(m.group(1)):
+            return list(self._owners[m.group(1)])
+        return super().get_owners(dbt_resource_props)
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -125,9 +143,9 @@ def _release_dbt_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def build_dbt_assets() -> dg.AssetsDefinition:
+def build_dbt_assets(owners: Mapping[str, Sequence[str]] | None = None) -> dg.AssetsDefinition:
     translator = KvalregDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True), owners=owners
     )
 
     @dbt_assets(
@@ -259,13 +277,17 @@ def build_marts_sensor(
     return marts_after_ingest
 
 
-def marts_definitions(metadata: dg.AssetsDefinition | None = None) -> dg.Definitions:
+def marts_definitions(
+    metadata: dg.AssetsDefinition | None = None,
+    owners: Mapping[str, Sequence[str]] | None = None,
+) -> dg.Definitions:
     """The dbt assets, exports, marts job and sensor, with the dbt resource.
 
     ``metadata`` (assets/metadata.py, downstream of the marts) joins the marts job, so every
-    marts build also regenerates the documentation.
+    marts build also regenerates the documentation; ``owners`` (registry -> owners) go on each
+    registry's models.
     """
-    dbt_def = build_dbt_assets()
+    dbt_def = build_dbt_assets(owners)
     exports = build_exports_asset(dbt_def)
     job = build_marts_job(dbt_def, exports, *([metadata] if metadata else []))
     return dg.Definitions(

@@ -156,10 +156,17 @@ def _receive(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(f"BAD {problem}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
 def _metadata(args: argparse.Namespace) -> int:
     from kvalreg.metadata.build import write_metadata
+    from kvalreg.metadata.dbt_docs import DbtDocsError
 
-    summary = write_metadata(Layout.from_env(), with_dbt_docs=not args.no_dbt_docs)
+    try:
+        summary = write_metadata(Layout.from_env(), with_dbt_docs=not args.no_dbt_docs)
+    except DbtDocsError as exc:
+        print(f"kvalreg metadata: {exc}", file=sys.stderr)
+        return 2
     print(summary.describe())
     return 0 if summary.conforms else 1
 

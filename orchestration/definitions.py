@@ -21,7 +21,7 @@ from assets.dbt import manifest_ready, mart_keys, marts_definitions
 from assets.delivery import build_npr_definitions
 from assets.metadata import build_metadata_asset
 from assets.quarantine import quarantine_landing_file
-from assets.raw import build_raw_assets, build_raw_jobs, raw_asset_key
+from assets.raw import build_raw_assets, build_raw_jobs, owners, raw_asset_key
 from assets.release import build_release_asset, release_job
 from kvalreg.landing import settle_seconds_from_env
 from kvalreg.registry import Registry, load_registries
@@ -78,4 +78,5 @@ def build_definitions(
             ingestion, dg.Definitions(assets=[build_metadata_asset(regs, raw_keys)])
         )
     metadata = build_metadata_asset(regs, [*raw_keys, *mart_keys()])
-    return dg.Definitions.merge(ingestion, marts_definitions(metadata))
+    owners_by_registry = {name: owners(reg) for name, reg in regs.items()}
+    return dg.Definitions.merge(ingestion, marts_definitions(metadata, owners_by_registry))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from kvalreg.metadata.catalogue import Catalogue, build_catalogue
@@ -26,7 +27,6 @@ from kvalreg.metadata.dbt_docs import DbtDocs, generate_dbt_docs
 from kvalreg.metadata.dcat import (
     ACCESS_RIGHTS,
     MartFacts,
-    MetadataConfigError,
     RegistryMetadata,
     Validation,
     registry_graph,
@@ -37,7 +37,12 @@ from kvalreg.metadata.html import SHARED_PAGE, index_page, registry_page
 from kvalreg.metadata.indicators import IndicatorLineage, indicator_lineage
 from kvalreg.metadata.lineage import ColumnRef, DbtLineage, dbt_lineage, raw_relation
 from kvalreg.metadata.releases import load_releases
-from kvalreg.metadata.warehouse_facts import column_dump_spans, coverage, registry_stats
+from kvalreg.metadata.warehouse_facts import (
+    DumpSpan,
+    column_dump_spans,
+    coverage,
+    registry_stats,
+)
 from kvalreg.paths import Layout
 from kvalreg.registry import Registry, load_registries
 from kvalreg.warehouse import connect
@@ -94,18 +99,14 @@ def write_metadata(
         dbt = dbt_lineage(docs.manifest(), docs.catalog())
     elif with_dbt_docs:
         summary.problems.append("no warehouse yet: dbt docs and model lineage skipped")
-    elif (out / "dbt-docs" / "manifest.json").is_file():
-        # Reuse the last generated docs (e.g. the asset re-run without a dbt invocation).
-        previous = DbtDocs(out / "dbt-docs")
-        dbt = dbt_lineage(previous.manifest(), previous.catalog())
+    else:
+        dbt = _previous_dbt_lineage(layout)
 
     spans, stats, cov = {}, {}, {}
     if layout.warehouse.is_file():
         with connect(layout, read_only=True) as con:
+            spans = _dump_spans(con, regs)
             for reg in regs.values():
-                for form in reg.forms:
-                    for column, span in column_dump_spans(con, reg.name, form.name).items():
-                        spans[ColumnRef(raw_relation(reg.name, form.name), column)] = span
                 age = (reg.extra.get("metadata") or {}).get("age_variable")
                 stats[reg.name] = registry_stats(con, reg, age)
                 cov[reg.name] = coverage(con, reg.name)
@@ -123,11 +124,10 @@ def write_metadata(
     titles: dict[str, str] = {}
     for reg in regs.values():
         titles[reg.name] = reg.title
-        try:
-            RegistryMetadata.of(reg)
-        except MetadataConfigError as exc:
-            summary.skipped[reg.name] = str(exc)
+        if "metadata" not in reg.extra:
+            summary.skipped[reg.name] = f"{reg.folder / 'registry.yaml'} has no `metadata:` section"
             continue
+        RegistryMetadata.of(reg)  # an incomplete section is an error naming the file
         stat = stats.get(reg.name)
         graph = registry_graph(
             reg,
@@ -159,6 +159,35 @@ def write_metadata(
     write_atomic(html / "index.html", index_page(titles, catalogue).encode("utf-8"))
     summary.files.append(html / "index.html")
     return summary
+
+
+def load_catalogue(layout: Layout, registries: Mapping[str, Registry]) -> Catalogue:
+    """The catalogue as the last metadata build saw the models (its dbt docs on disk), with
+    the warehouse's current dump spans; no dbt run. For callers such as the release builder,
+    which need a release's codebook (``release_codebook``) without regenerating everything."""
+    spans = {}
+    if layout.warehouse.is_file():
+        with connect(layout, read_only=True) as con:
+            spans = _dump_spans(con, registries)
+    return build_catalogue(registries, _previous_dbt_lineage(layout), spans)
+
+
+def _previous_dbt_lineage(layout: Layout) -> DbtLineage | None:
+    docs = DbtDocs(layout.metadata / "dbt-docs")
+    if not (docs.target / "manifest.json").is_file():
+        return None
+    return dbt_lineage(docs.manifest(), docs.catalog())
+
+
+def _dump_spans(
+    con: duckdb.DuckDBPyConnection, registries: Mapping[str, Registry]
+) -> dict[ColumnRef, DumpSpan]:
+    spans = {}
+    for reg in registries.values():
+        for form in reg.forms:
+            for column, span in column_dump_spans(con, reg.name, form.name).items():
+                spans[ColumnRef(raw_relation(reg.name, form.name), column)] = span
+    return spans
 
 
 def _stable_jsonld(text: str) -> bytes:

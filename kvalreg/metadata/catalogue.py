@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from graphlib import TopologicalSorter
 
+from kvalreg.codebook import IdentifierClass
 from kvalreg.ingest.validate import sql_type
-from kvalreg.metadata.identifiers import IdentifierClass, classify, strongest
+from kvalreg.metadata.identifiers import classify, strongest
 from kvalreg.metadata.lineage import (
     ColumnLineage,
     ColumnRef,
@@ -109,10 +110,6 @@ class Catalogue:
 
     def for_registry(self, registry: str) -> list[VariableEntry]:
         return [e for e in self.entries if registry in e.registries]
-
-    def relations(self, registry: str | None = None) -> list[str]:
-        entries = self.entries if registry is None else self.for_registry(registry)
-        return list(dict.fromkeys(e.relation for e in entries))
 
 
 def build_catalogue(

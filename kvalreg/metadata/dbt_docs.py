@@ -31,10 +31,6 @@ class DbtDocsError(RuntimeError):
 class DbtDocs:
     target: Path
 
-    @property
-    def index(self) -> Path:
-        return self.target / "index.html"
-
     def manifest(self) -> dict[str, Any]:
         return json.loads((self.target / "manifest.json").read_text(encoding="utf-8"))
 

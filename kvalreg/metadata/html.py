@@ -22,8 +22,8 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem;color:#222}
 table{border-collapse:collapse;width:100%;margin-bottom:2rem}
 th,td{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top;text-align:left}
-th{background:#f3f3f3} code{font-size:.85em} .direct{color:#b00020;font-weight:bold}
-.quasi{color:#a06000} .small{font-size:.85em;color:#555} nav a{margin-right:1rem}
+th{background:#f3f3f3} code{font-size:.85em} .direkte{color:#b00020;font-weight:bold}
+.kvasi{color:#a06000} .small{font-size:.85em;color:#555} nav a{margin-right:1rem}
 """
 
 

@@ -1,50 +1,48 @@
-"""Identifier class of a variable: how directly it points at a person.
+"""Identifier class of a variable in the catalogue: how directly it points at a person.
 
-The one place this is decided. A codebook may state the class itself (an ``identifier_class``
-attribute on the canonical ``Variable``, once the canonical codebook carries such a column);
-otherwise it is derived from the registry's key columns and the variable's kind:
+The one place this is decided. The codebook states a class (``identifikator``: direkte, kvasi,
+annan; ``kvalreg.codebook.IdentifierClass``, which data releases also read), but a variable
+without the column reads as ``annan``. So the catalogue takes the more identifying of the
+codebook's class and one derived from the registry's keys and the variable's kind:
 
-* ``direct``: the fødselsnummer and the registry's patient key;
-* ``quasi``: birth date, dates, municipality, age and sex (re-identifying in combination);
-* ``other``: everything else.
+* ``direkte``: the fødselsnummer and the registry's patient key;
+* ``kvasi``: birth date, dates, municipality, age and sex (re-identifying in combination);
+* ``annan``: everything else.
 
-Derived columns (staging, marts) take the strongest class among the raw columns they come
-from (see ``strongest``), so a hashed fnr is still flagged.
+Erring towards the stronger class is the safe side for published documentation. Derived
+columns (staging, marts) take the strongest class of the columns they come from (see
+``strongest``), so a hashed fnr is still flagged; aggregates are ``annan``.
 """
 
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
-from kvalreg.codebook import Variable, VarType
+from kvalreg.codebook import IdentifierClass, Variable, VarType
 from kvalreg.registry import Keys
-
-
-class IdentifierClass(StrEnum):
-    DIRECT = "direct"
-    QUASI = "quasi"
-    OTHER = "other"
-
 
 _RANK = {IdentifierClass.OTHER: 0, IdentifierClass.QUASI: 1, IdentifierClass.DIRECT: 2}
 _QUASI_NAME = re.compile(r"fodsel|fødsel|birth|kommune|municip|bydel|postn|alder|^age$|kjonn|kjønn")
 _DATES = (VarType.DATE, VarType.DATETIME)
 
 
-def classify(variable: Variable, keys: Keys) -> tuple[IdentifierClass, str]:
-    """The class and its basis (``codebook`` or ``derived from keys and type``)."""
-    stated = getattr(variable, "identifier_class", None)
-    if stated:
-        return IdentifierClass(str(stated).strip().lower()), "codebook"
-    basis = "derived: registry keys, variable type and name"
+def derived(variable: Variable, keys: Keys) -> IdentifierClass:
+    """The class implied by the registry's keys and the variable's type and name."""
     if variable.name in (keys.fnr, keys.patient):
-        return IdentifierClass.DIRECT, basis
+        return IdentifierClass.DIRECT
     if variable.type in _DATES or _QUASI_NAME.search(variable.name.lower()):
-        return IdentifierClass.QUASI, basis
-    return IdentifierClass.OTHER, basis
+        return IdentifierClass.QUASI
+    return IdentifierClass.OTHER
+
+
+def classify(variable: Variable, keys: Keys) -> tuple[IdentifierClass, str]:
+    """The catalogue's class and its basis: the codebook's, or derived where that is stronger."""
+    rule = derived(variable, keys)
+    if _RANK[rule] > _RANK[variable.identifier]:
+        return rule, "derived: registry keys, variable type and name (stronger than codebook)"
+    return variable.identifier, "codebook (identifikator)"
 
 
 def strongest(classes: list[IdentifierClass]) -> IdentifierClass:
-    """The most identifying of the given classes (``other`` for none)."""
+    """The most identifying of the given classes (``annan`` for none)."""
     return max(classes, key=_RANK.__getitem__, default=IdentifierClass.OTHER)

@@ -17,6 +17,7 @@ import pytest
 from rdflib import Graph, Literal
 from rdflib import namespace as rdfns
 
+from kvalreg.codebook import IdentifierClass
 from kvalreg.fnr import make_tenor
 from kvalreg.metadata.build import write_metadata
 from kvalreg.metadata.catalogue import ReleasedVariable, build_catalogue, release_codebook
@@ -30,7 +31,6 @@ from kvalreg.metadata.dcat import (
     registry_graph,
     validate,
 )
-from kvalreg.metadata.identifiers import IdentifierClass
 from kvalreg.metadata.releases import load_releases, register_release
 from kvalreg.paths import Layout
 from kvalreg.registry import load_registries
@@ -126,9 +126,9 @@ def test_new_codebook_column_reaches_catalogue_dcat_and_html(
     assert old["last_dump"].startswith("metatest_basis_20260201@")
     assert new["first_dump"] == new["last_dump"] == old["last_dump"]
     # Identifier classes derived from the registry keys.
-    assert variables["raw_metatest.basis.Fodselsnummer"]["identifier_class"] == "direct"
-    assert variables["raw_metatest.basis.HovedDato"]["identifier_class"] == "quasi"
-    assert new["identifier_class"] == "other"
+    assert variables["raw_metatest.basis.Fodselsnummer"]["identifier_class"] == "direkte"
+    assert variables["raw_metatest.basis.HovedDato"]["identifier_class"] == "kvasi"
+    assert new["identifier_class"] == "annan"
 
     assert "Royker" in _column_names(ttl)
     jsonld = json.loads((layout.metadata / "dcat" / "metatest.jsonld").read_text("utf-8"))
@@ -151,9 +151,19 @@ def test_registry_without_metadata_section_is_named(kvalreg_env: Layout) -> None
     with pytest.raises(MetadataConfigError, match=r"orchtest/registry.yaml: no `metadata:`"):
         RegistryMetadata.of(orchtest)
     summary = write_metadata(kvalreg_env, load_registries(), with_dbt_docs=False)
-    assert "orchtest" in summary.skipped
+    assert "orchtest/registry.yaml has no `metadata:` section" in summary.skipped["orchtest"]
     assert {"hoftebrudd", "hjerneslag", "npr"} <= set(summary.validation)
     assert summary.conforms, summary.describe()
+
+
+def test_incomplete_metadata_section_is_an_error(kvalreg_env: Layout, metatest: Path) -> None:
+    cfg = metatest / "registry.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("  access_url: https://helsedata.no/\n", ""),
+        encoding="utf-8",
+    )
+    with pytest.raises(MetadataConfigError, match=r"metatest/registry.yaml: .*access_url"):
+        write_metadata(kvalreg_env, load_registries(), with_dbt_docs=False)
 
 
 def test_rerun_writes_identical_bytes(kvalreg_env: Layout) -> None:
@@ -236,19 +246,24 @@ def test_release_is_a_non_public_dataset_with_its_codebook(
     assert set(g.objects(ds, rdfns.DCTERMS.accessRights)) == {ACCESS.NON_PUBLIC}
 
 
-def test_identifier_class_of_codebook_wins(kvalreg_env: Layout, metatest: Path) -> None:
-    """When the canonical codebook carries an identifier class, it is used as stated."""
-    from dataclasses import dataclass
-
+def test_identifier_class_from_codebook_and_keys(kvalreg_env: Layout, metatest: Path) -> None:
+    """The codebook's identifikator counts; the key-derived class wins only when stronger."""
     from kvalreg.codebook import Variable, VarType
     from kvalreg.metadata.identifiers import classify
 
-    @dataclass(frozen=True)
-    class WithClass(Variable):
-        identifier_class: str = "quasi"
+    keys = load_registries()["metatest"].keys
 
-    reg = load_registries()["metatest"]
-    plain = Variable(form="basis", name="Notat", label="Notat", type=VarType.TEXT)
-    stated = WithClass(form="basis", name="Notat", label="Notat", type=VarType.TEXT)
-    assert classify(plain, reg.keys) == (IdentifierClass.OTHER, classify(plain, reg.keys)[1])
-    assert classify(stated, reg.keys) == (IdentifierClass.QUASI, "codebook")
+    def var(name: str, stated: IdentifierClass, vtype: VarType = VarType.TEXT) -> Variable:
+        return Variable(form="basis", name=name, label=name, type=vtype, identifier=stated)
+
+    assert classify(var("Notat", IdentifierClass.QUASI), keys) == (
+        IdentifierClass.QUASI,
+        "codebook (identifikator)",
+    )
+    assert classify(var("Notat", IdentifierClass.OTHER), keys)[0] is IdentifierClass.OTHER
+    assert classify(var("Alder", IdentifierClass.OTHER), keys)[0] is IdentifierClass.QUASI
+    assert classify(var("Fodselsnummer", IdentifierClass.QUASI), keys)[0] is IdentifierClass.DIRECT
+    assert classify(var("Dato", IdentifierClass.DIRECT, VarType.DATE), keys) == (
+        IdentifierClass.DIRECT,
+        "codebook (identifikator)",
+    )

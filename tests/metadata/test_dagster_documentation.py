@@ -78,6 +78,10 @@ def test_metadata_asset_follows_raw_assets_and_marts(kvalreg_env: Layout) -> Non
     assert check.blocking
     job = defs.resolve_job_def("build_marts")
     assert METADATA_KEY in job.asset_layer.executable_asset_keys
+    # A registry's models are owned by the registry's contact; shared marts by nobody.
+    staging = graph.get(dg.AssetKey(["staging", "stg_hoftebrudd__operasjon"]))
+    assert staging.owners == ["hoftebrudd@kvalreg.example.no"]
+    assert graph.get(dg.AssetKey(["marts", "mart_indicators"])).owners == []
 
 
 def test_code_version_changes_with_the_codebook(kvalreg_env: Layout, metatest: Path) -> None:

@@ -19,6 +19,8 @@ from assets.dbt import manifest_ready
 from assets.metadata import METADATA_KEY, SHACL_CHECK
 from kvalreg.drop import drop
 from kvalreg.generate.engine import generate
+from kvalreg.metadata.build import load_catalogue
+from kvalreg.metadata.catalogue import ReleasedVariable, release_codebook
 from kvalreg.metadata.dcat import HEALTH
 from kvalreg.metadata.lineage import ColumnLineage, ColumnRef, LineageGraph
 from kvalreg.paths import Layout
@@ -117,7 +119,7 @@ def test_lineage_runs_from_dump_column_to_indicator_mart(pipeline: Pipeline) -> 
     assert not missing, missing
     entry = _variables(pipeline.layout)["marts.mart_indicators.numerator"]
     assert str(dump) in entry["dump_columns"]
-    assert entry["identifier_class"] == "other"  # an aggregate identifies nobody
+    assert entry["identifier_class"] == "annan"  # an aggregate identifies nobody
 
 
 def test_each_indicator_names_its_dump_columns(pipeline: Pipeline) -> None:
@@ -145,7 +147,7 @@ def test_staging_inherits_codebook_documentation(pipeline: Pipeline) -> None:
     assert staged["first_dump"] == raw["first_dump"] is not None
     person = variables["staging.stg_hoftebrudd__operasjon.person_key"]
     assert person["sources"] == ["raw_hoftebrudd.operasjon.Fodselsnummer"]
-    assert person["identifier_class"] == "direct"
+    assert person["identifier_class"] == "direkte"
     assert "SHA256" in person["transformation"].upper()
 
 
@@ -187,3 +189,24 @@ def test_no_fnr_in_any_metadata_output(pipeline: Pipeline) -> None:
         text = Path(path).read_text(encoding="utf-8")
         leaked = [f for f in fnrs if f in text]
         assert not leaked, path
+
+
+def test_release_codebook_from_the_catalogue_on_disk(pipeline: Pipeline) -> None:
+    """What the release builder calls: no dbt run, lineage from the last metadata build."""
+    catalogue = load_catalogue(pipeline.layout, load_registries([BUILTIN_DIR]))
+    codebook = release_codebook(
+        catalogue,
+        [
+            ReleasedVariable("hoftebrudd", "operasjon", "ASA"),
+            ReleasedVariable("hoftebrudd", "stg_hoftebrudd__operasjon", "ASA_label"),
+        ],
+    )
+    ids = [v.id for v in codebook.variables]
+    assert ids == [
+        "raw_hoftebrudd.operasjon.ASA",
+        "staging.stg_hoftebrudd__operasjon.ASA_label",
+    ]
+    edges = {str(e.column): [str(s) for s in e.sources] for e in codebook.lineage}
+    assert edges["staging.stg_hoftebrudd__operasjon.ASA_label"] == ["raw_hoftebrudd.operasjon.ASA"]
+    assert edges["raw_hoftebrudd.operasjon.ASA"] == ["dump:hoftebrudd/operasjon.ASA"]
+    assert codebook.variables[0].first_dump is not None
