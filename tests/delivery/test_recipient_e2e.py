@@ -135,3 +135,18 @@ def test_a_package_directory_is_delivered_and_only_its_recipient_can_open_it(
 
     assert check("forsker_demo") == 0
     assert check("npr") == 1
+
+
+def test_cli_reports_a_failed_delivery_and_the_rerun_completes(
+    layout: Layout, config: DeliveryConfig, server: DevSshd, tmp_path: Path, capsys
+) -> None:
+    data = tmp_path / "x.csv"
+    data.write_text("a;b\n", encoding="utf-8")
+    server.stop()
+    assert main(["deliver", "--recipient", "npr", "--label", "x", str(data)]) == 1
+    assert "a re-run resumes it" in capsys.readouterr().err
+    assert [r.status for r in Ledger(layout.deliveries).all()] == ["failed"]
+    server.start()
+    assert main(["deliver", "--recipient", "npr", "--label", "x", str(data)]) == 0
+    assert main(["deliveries"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("completed  x-")
