@@ -52,8 +52,8 @@ system-tools: $(SYSTEM_TOOLS)
 # Generate both demo registries (defects planted in hjerneslag), drop their dumps into
 # landing/ and the demo release request into releases/requests/, ingest, build the marts and
 # the release (package + key file) through the persistent Dagster instance, and say where
-# things are; then deliver each registry's NPR extract to a local sshd (started and stopped
-# here).
+# things are; then deliver each registry's NPR extract and the demo release (package to the
+# researcher, key file to Helsedataservice) to a local sshd (started and stopped here).
 DEMO_REQUEST := kvalreg/registries/hoftebrudd/releases/hoftebrudd-demo.yaml
 run: install system-tools
 	$(BIN)/kvalreg generate --registry hoftebrudd --out $(GENERATED)/hoftebrudd --rows $(ROWS) --seed 1
@@ -62,7 +62,7 @@ run: install system-tools
 	$(BIN)/kvalreg release submit $(DEMO_REQUEST)
 	$(BIN)/kvalreg process
 	$(BIN)/kvalreg info
-	$(BIN)/python infra/demo_delivery.py
+	$(BIN)/python infra/demo_delivery.py $(DEMO_REQUEST)
 
 test: install system-tools
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """The demo delivery of `make run`: start the dev sshd, deliver each registry's NPR extract
-through the Dagster job, show where it landed, stop sshd.
+through the Dagster job and the demo research release (package to the researcher, key file to
+Helsedataservice), show where they landed, stop sshd.
 
-    .venv/bin/python infra/demo_delivery.py
+    .venv/bin/python infra/demo_delivery.py [RELEASE_REQUEST.yaml]
 
 Then fetch, decrypt and verify as a recipient would (printed at the end).
 """
@@ -9,17 +10,25 @@ Then fetch, decrypt and verify as a recipient would (printed at the end).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from kvalreg.delivery.config import load_config
 from kvalreg.delivery.devenv import dev_pki, start_dev_environment
 from kvalreg.paths import Layout
+from kvalreg.registry import load_registries
+from kvalreg.release.deliver import deliver_release, describe
+from kvalreg.release.request import load_request
 from orchestration.npr_delivery import delivery_metadata, run_npr_delivery
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     layout = Layout.from_env()
     server = start_dev_environment(layout)
     try:
         result = run_npr_delivery(layout)
+        for request_file in argv:
+            request = load_request(Path(request_file), load_registries())
+            print(describe(deliver_release(layout, load_config(layout.delivery_config), request)))
     finally:
         server.stop()
     deliveries = delivery_metadata(result)
@@ -42,4 +51,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

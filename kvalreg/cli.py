@@ -84,6 +84,18 @@ def _release_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release_deliver(args: argparse.Namespace) -> int:
+    from kvalreg.delivery.config import load_config
+    from kvalreg.release.deliver import deliver_release, describe
+    from kvalreg.release.request import load_request
+
+    layout = Layout.from_env()
+    request = load_request(Path(args.file), load_registries())
+    outcome = deliver_release(layout, load_config(layout.delivery_config), request)
+    print(describe(outcome))
+    return 0
+
+
 def _log_verify(args: argparse.Namespace) -> int:
     from kvalreg.release.log import ReleaseLog
 
@@ -212,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rel_build.add_argument("file")
     rel_build.set_defaults(func=_release_build)
+    rel_deliver = rel_sub.add_parser(
+        "deliver",
+        help="send a built release to the request's delivery.recipient (key file to the "
+        "trusted third party), exactly once; then mark it delivered and log it",
+    )
+    rel_deliver.add_argument("file")
+    rel_deliver.set_defaults(func=_release_deliver)
 
     log = sub.add_parser("log", help="the release log (utleveringslogg)")
     log_sub = log.add_subparsers(dest="log_command", required=True)

@@ -127,6 +127,7 @@ class ReleaseRequest:
     linkage: str
     linkage_party: str
     delivery_target: str
+    delivery_recipient: str = ""  # a configured recipient (delivery config); "" = not delivered
 
     @property
     def release_id(self) -> str:
@@ -282,6 +283,7 @@ def load_request(
         f.problem(extra, "unknown field")
     shift_days = f.integer("date_shift.max_days", DEFAULT_SHIFT_DAYS, 1)
     delivery = f.text("delivery.target")
+    delivery_recipient = f.text("delivery.recipient", required=False)
     if f.problems:
         raise RequestError(path, f.problems)
     assert expires and period_from and period_to  # checked above
@@ -313,6 +315,7 @@ def load_request(
         linkage=linkage,
         linkage_party=party,
         delivery_target=delivery,
+        delivery_recipient=delivery_recipient,
     )
 
 
