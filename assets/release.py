@@ -6,13 +6,16 @@ and hashes as metadata — never an fnr, a key or a pseudonym.
 """
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
 from kvalreg.registry import Registry
 from kvalreg.release.build import build_release
+from kvalreg.release.catalogue import register_in_catalogue
 from kvalreg.release.inbox import find_request
+from kvalreg.release.request import load_request
 from resources import WarehouseResource
 
 RELEASE_PARTITIONS = "release_requests"
@@ -45,6 +48,10 @@ def build_release_asset(registries: Mapping[str, Registry]) -> dg.AssetsDefiniti
         result = build_release(
             path, layout, dict(registries), triggered_by=f"dagster {who}, run {context.run.run_id}"
         )
+        # The release joins its registry's catalogue (non-public) at the next metadata build.
+        catalogued = register_in_catalogue(
+            layout, load_request(path, dict(registries)), registries, date.today()
+        )
         report = result.kanon
         metadata: dict[str, dg.RawMetadataValue] = {
             "release": result.release_id,
@@ -58,6 +65,7 @@ def build_release_asset(registries: Mapping[str, Registry]) -> dg.AssetsDefiniti
             "archive": dg.MetadataValue.path(str(result.archive)),
             "archive_sha256": result.archive_sha256,
             "logged": result.logged,
+            "catalogue_record": dg.MetadataValue.path(str(catalogued)),
         }
         if result.linkage_archive:
             metadata["linkage_archive"] = dg.MetadataValue.path(str(result.linkage_archive))

@@ -129,6 +129,11 @@ def test_end_to_end_through_kvalreg_process(ingested: tuple[Path, Path], tmp_pat
     assert again.returncode == 0 and "skipped 1 already-run" in again.stdout
     assert archive.read_bytes() == first
     assert_no_fnr_in_packages(layout)
+    # The release is recorded for the metadata catalogue, with its codebook.
+    record = layout.metadata / "releases" / "hoftebrudd" / "hoftebrudd-demo@v1.json"
+    assert json.loads(record.read_text(encoding="utf-8"))["identifier"] == "hoftebrudd-demo@v1"
+    codebook = json.loads(record.with_suffix(".codebook.json").read_text(encoding="utf-8"))
+    assert codebook["variables"] and codebook["lineage"]
     verify = run_kvalreg(home, secrets, "log", "verify")
     assert verify.returncode == 0 and "hash chain and head intact" in verify.stdout
     with open_instance(layout) as instance:
