@@ -170,8 +170,11 @@ class SftpSession:
         self.close()
 
     def close(self) -> None:
+        """Close the session; on a connection that already died, closing its channel raises
+        (EOFError), which must not hide the error that ended the upload."""
         if self.sftp is not None:
-            self.sftp.close()
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                self.sftp.close()
             self.sftp = None
         self.client.close()
 
