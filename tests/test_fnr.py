@@ -473,10 +473,10 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def sql_verdicts(con: duckdb.DuckDBPyConnection, values: list[str | None]) -> list[bool | None]:
-    """sql_is_valid over ``values`` in one query, in input order."""
+    """sql_with_validity over ``values`` in one query, in input order."""
+    source = "(SELECT unnest($1::INTEGER[]) AS i, unnest($2::VARCHAR[]) AS v)"
     rows = con.execute(
-        f"SELECT i, {fnr.sql_is_valid('v')} FROM"
-        " (SELECT unnest($1::INTEGER[]) AS i, unnest($2::VARCHAR[]) AS v) ORDER BY i",
+        f"SELECT i, ok FROM ({fnr.sql_with_validity(source, 'v', 'ok')}) ORDER BY i",
         [list(range(len(values))), values],
     ).fetchall()
     return [verdict for _, verdict in rows]

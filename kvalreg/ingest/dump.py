@@ -218,7 +218,8 @@ def ingest_dump(
         finally:
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS temp.{TYPED_TABLE}")
-                con.execute(f"DROP VIEW IF EXISTS temp.{SCRATCH_TABLE}_lines")
+                con.execute(f"DROP VIEW IF EXISTS temp.{SCRATCH_TABLE}_rows")
+                con.execute(f"DROP TABLE IF EXISTS temp.{SCRATCH_TABLE}_breaks")
                 con.execute(f"DROP TABLE IF EXISTS temp.{SCRATCH_TABLE}")
     problems = tuple(found.problems)
     if status == "accepted":

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
-import polars as pl
 
 from kvalreg.dq.checks import Check, write_checks
 from kvalreg.ingest.reader import quote_ident
@@ -27,13 +26,30 @@ CREATE TABLE IF NOT EXISTS meta.dumps (
     received_at TIMESTAMP, processed_at TIMESTAMP, stored_path VARCHAR
 )"""
 
-DQ_RESULTS_DDL = """
-CREATE TABLE IF NOT EXISTS dq.results (
-    dump_id VARCHAR, registry VARCHAR, form VARCHAR, check_id VARCHAR, dimension VARCHAR,
-    kahn_category VARCHAR, kahn_subcategory VARCHAR, severity VARCHAR, variable VARCHAR,
-    unit_resh VARCHAR, num_violated BIGINT, num_denominator BIGINT, pct DOUBLE,
-    threshold_pct DOUBLE, status VARCHAR, evaluated_at TIMESTAMP
-)"""
+# dq.results: one row per check, variable and unit of a dump (docs/architecture.md).
+DQ_RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("dump_id", "VARCHAR"),
+    ("registry", "VARCHAR"),
+    ("form", "VARCHAR"),
+    ("check_id", "VARCHAR"),
+    ("dimension", "VARCHAR"),
+    ("kahn_category", "VARCHAR"),
+    ("kahn_subcategory", "VARCHAR"),
+    ("severity", "VARCHAR"),
+    ("variable", "VARCHAR"),
+    ("unit_resh", "VARCHAR"),
+    ("num_violated", "BIGINT"),
+    ("num_denominator", "BIGINT"),
+    ("pct", "DOUBLE"),
+    ("threshold_pct", "DOUBLE"),
+    ("status", "VARCHAR"),
+    ("evaluated_at", "TIMESTAMP"),
+)
+DQ_RESULTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS dq.results ("
+    + ", ".join(f"{name} {kind}" for name, kind in DQ_RESULT_COLUMNS)
+    + ")"
+)
 
 META_COLUMNS = (
     "_dump_id VARCHAR",
@@ -41,25 +57,6 @@ META_COLUMNS = (
     "_source_line BIGINT",
     "_loaded_at TIMESTAMP",
 )
-
-_RESULT_SCHEMA: dict[str, type[pl.DataType] | pl.DataType] = {
-    "dump_id": pl.String,
-    "registry": pl.String,
-    "form": pl.String,
-    "check_id": pl.String,
-    "dimension": pl.String,
-    "kahn_category": pl.String,
-    "kahn_subcategory": pl.String,
-    "severity": pl.String,
-    "variable": pl.String,
-    "unit_resh": pl.String,
-    "num_violated": pl.Int64,
-    "num_denominator": pl.Int64,
-    "pct": pl.Float64,
-    "threshold_pct": pl.Float64,
-    "status": pl.String,
-    "evaluated_at": pl.Datetime("us"),
-}
 
 
 @dataclass(frozen=True)
@@ -108,41 +105,48 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, registry: str, form: Form) 
     return table
 
 
-def _results_frame(
+def _insert_results(
+    con: duckdb.DuckDBPyConnection,
     results: Sequence[ResultRow],
     checks: Mapping[str, Check],
     *,
-    dump_id: str,
-    registry: str,
-    form: str,
-    evaluated_at: datetime,
-) -> pl.DataFrame:
+    dump: DumpRecord,
+) -> None:
+    """Insert ``results`` as ``dq.results`` rows, in one statement of column lists."""
     rows = []
     for r in results:
         check = checks[r.check_id]
         # The severity that applied: a mass violation may have escalated it to fatal.
         severity = check.severity if r.pct is None else check.severity_for(r.pct)
         rows.append(
-            {
-                "dump_id": dump_id,
-                "registry": registry,
-                "form": form,
-                "check_id": r.check_id,
-                "dimension": check.dimension.value,
-                "kahn_category": check.kahn_category.value,
-                "kahn_subcategory": check.kahn_subcategory.value,
-                "severity": severity.value,
-                "variable": r.variable,
-                "unit_resh": r.unit_resh,
-                "num_violated": r.num_violated,
-                "num_denominator": r.num_denominator,
-                "pct": r.pct,
-                "threshold_pct": check.threshold_pct,
-                "status": r.status,
-                "evaluated_at": evaluated_at,
-            }
+            (
+                dump.dump_id,
+                dump.registry,
+                dump.form,
+                r.check_id,
+                check.dimension.value,
+                check.kahn_category.value,
+                check.kahn_subcategory.value,
+                severity.value,
+                r.variable,
+                r.unit_resh,
+                r.num_violated,
+                r.num_denominator,
+                r.pct,
+                check.threshold_pct,
+                r.status,
+                dump.processed_at,
+            )
         )
-    return pl.DataFrame(rows, schema=_RESULT_SCHEMA)
+    if not rows:
+        return
+    unnested = ", ".join(
+        f"unnest(CAST(? AS {kind}[])) AS {name}" for name, kind in DQ_RESULT_COLUMNS
+    )
+    con.execute(
+        f"INSERT INTO dq.results BY NAME SELECT {unnested}",
+        [list(c) for c in zip(*rows, strict=True)],
+    )
 
 
 def commit(
@@ -165,26 +169,16 @@ def commit(
         if typed is not None:
             table = ensure_raw_table(con, dump.registry, form)
             con.execute(f"DELETE FROM {table} WHERE _dump_id = ?", [dump.dump_id])
-            values = ", ".join(f"{c.typed} AS {quote_ident(c.var.name)}" for c in typed.columns)
+            values = ", ".join(f"t.{c.typed} AS {quote_ident(c.var.name)}" for c in typed.columns)
+            lines = typed.scratch.lines
             con.execute(
-                f"INSERT INTO {table} BY NAME SELECT {values}, ? AS _dump_id, _source_row, "
-                f"_source_line, ? AS _loaded_at FROM {typed.table} ORDER BY _source_row",
+                f"INSERT INTO {table} BY NAME SELECT {values}, ? AS _dump_id, t._source_row, "
+                f"{lines.line('t')} AS _source_line, ? AS _loaded_at "
+                f"FROM {typed.table} AS t{lines.join('t')} ORDER BY t._source_row",
                 [dump.dump_id, dump.processed_at],
             )
         con.execute("DELETE FROM dq.results WHERE dump_id = ?", [dump.dump_id])
-        frame = _results_frame(
-            results,
-            checks,
-            dump_id=dump.dump_id,
-            registry=dump.registry,
-            form=dump.form,
-            evaluated_at=dump.processed_at,
-        )
-        con.register("_kv_new_results", frame)
-        try:
-            con.execute("INSERT INTO dq.results BY NAME SELECT * FROM _kv_new_results")
-        finally:
-            con.unregister("_kv_new_results")
+        _insert_results(con, results, checks, dump=dump)
         con.execute("DELETE FROM meta.dumps WHERE dump_id = ?", [dump.dump_id])
         con.execute(
             "INSERT INTO meta.dumps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -26,6 +26,10 @@ BOM = "\ufeff"
 # Separators seen in exports; a header that is one column containing one of these (other than
 # the registry's own) was written with that separator.
 COMMON_SEPARATORS = (";", ",", "\t", "|")
+# Byte sequences that show a blank line somewhere (perhaps inside a quoted value).
+_BLANK_LINE = (b"\n\n", b"\n\r\n")
+# Records searched for the columns holding newlines before all are (see ``_breaks``).
+_NEWLINE_SAMPLE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -64,17 +68,56 @@ class Reject:
 
 
 @dataclass(frozen=True)
+class LineNumbers:
+    """SQL for the physical line where record ``_source_row`` starts.
+
+    Without records spanning lines this is arithmetic on the record number (plus blank lines
+    before it). Otherwise ``breaks`` is a sparse table, one row per record holding newlines
+    inside quoted values, with the running total of such newlines; a record's line adds the
+    total of the nearest earlier record, found by an ASOF join. A dense per-record table
+    joined to the whole dump would cost a second pass over every column.
+    """
+
+    header_lines: int
+    blank_lines: tuple[int, ...]  # physical lines of blank records after the header
+    breaks: str | None = None
+
+    def join(self, alias: str) -> str:
+        """FROM-clause fragment to append after ``<table> AS alias`` (may be empty)."""
+        if self.breaks is None:
+            return ""
+        return f" ASOF LEFT JOIN {self.breaks} AS _nl ON {alias}._source_row > _nl._source_row"
+
+    def line(self, alias: str) -> str:
+        """The line of ``alias._source_row``, valid with :meth:`join` in the FROM clause."""
+        compressed = f"{self.header_lines} + {alias}._source_row"
+        if self.breaks is not None:
+            compressed += " + coalesce(_nl._newlines, 0)"
+        if not self.blank_lines:
+            return f"({compressed})::BIGINT"
+        # A blank line at physical b_i (i-th, 0-based) sits at b_i - i in the numbering that
+        # skips blank lines; a record there at c starts at c + #{i : b_i - i <= c}.
+        adjusted = ", ".join(str(b - i) for i, b in enumerate(self.blank_lines))
+        return (
+            f"(({compressed}) + list_count(list_filter([{adjusted}], "
+            f"lambda x: x <= ({compressed}))))::BIGINT"
+        )
+
+
+@dataclass(frozen=True)
 class Scratch:
     """Records read into ``table`` (columns ``c0..cN`` in file order, all VARCHAR, stripped of
     surrounding spaces, NULL when empty).
 
-    ``view`` adds ``_source_row`` (1 = first data record) and ``_source_line``.
+    ``view`` adds ``_source_row`` (1 = first data record); ``lines`` turns that into the
+    physical line.
     """
 
     table: str
     view: str
     rows: int
     rejects: tuple[Reject, ...]
+    lines: LineNumbers
 
     @property
     def rejected_records(self) -> int:
@@ -116,9 +159,10 @@ def scan_lines(path: Path) -> LineScan:
     suspicious = False
     for chunk in iter_chunks(path):
         newlines += chunk.count(b"\n")
-        window = tail + chunk
-        if not suspicious and (b"\n\n" in window or b"\n\r\n" in window):
-            suspicious = True
+        if not suspicious:
+            # The chunk itself, then the seam with the previous one (no copy of the chunk).
+            seam = tail + chunk[:2]
+            suspicious = any(blank in part for part in (chunk, seam) for blank in _BLANK_LINE)
         tail = chunk[-2:]
     ends = tail.endswith(b"\n")
     return LineScan(newlines, ends, _blank_records(path) if suspicious else ())
@@ -215,7 +259,7 @@ def read_into_scratch(
     ).fetchall()
     for t in (rej_table, rej_scan):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
-    rows = _count(con, f"SELECT count(*) FROM {table}")
+    rows = _scalar(con, f"SELECT count(*) FROM {table}")
     scan = scan_lines(csv_path)
     physical = lines_at_offsets(csv_path, (int(r[1]) for r in raw_rejects))
     rejects = tuple(
@@ -228,16 +272,21 @@ def read_into_scratch(
         )
         for duck_line, off, col, etype in raw_rejects
     )
-    view = f"{table}_lines"
+    view = f"{table}_rows"
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS {_lines_sql(table, names, header, scan, rows)}"
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT rowid + 1 AS _source_row, * FROM {table}"
     )
-    return Scratch(table, view, rows, rejects)
+    lines = LineNumbers(
+        header.lines,
+        tuple(b for b in scan.blank_lines if b > header.lines),
+        _breaks(con, table, names, header, scan, rows),
+    )
+    return Scratch(table, view, rows, rejects, lines)
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _before(sorted_lines: Sequence[int], line: int) -> int:
@@ -252,33 +301,52 @@ def _file_column(header: Header, duck_name: object) -> str | None:
     return None
 
 
-def _lines_sql(table: str, names: Sequence[str], header: Header, scan: LineScan, rows: int) -> str:
-    """SELECT adding ``_source_row`` and ``_source_line`` to the scratch table, in file order.
+def _breaks(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    names: Sequence[str],
+    header: Header,
+    scan: LineScan,
+    rows: int,
+) -> str | None:
+    """The sparse table of newlines inside values (see :class:`LineNumbers`), or None.
 
-    When the file has exactly one physical line per record, the start line is arithmetic; only
-    files with newlines inside quoted fields pay for the running sum over newline counts.
+    How many newlines lie inside values is arithmetic on the line scan. The columns holding
+    them (typically one or two free-text ones) are guessed from the first records and
+    confirmed by their newline total; only if that does not add up are all columns searched.
+    Counting newlines in every column would cost a scan of every value.
     """
-    blanks_after_header = [b for b in scan.blank_lines if b > header.lines]
-    expected = header.lines + rows + len(blanks_after_header)
-    if scan.physical_lines == expected or rows == 0:
-        compressed = f"{header.lines} + rowid + 1"
-    else:
-        newline_counts = " + ".join(
-            f"coalesce(length({n}) - length(replace({n}, chr(10), '')), 0)" for n in names
-        )
-        compressed = (
-            f"{header.lines} + 1 + coalesce(sum(1 + {newline_counts}) OVER "
-            "(ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
-        )
-    if blanks_after_header:
-        # A blank line at physical b_i (i-th, 0-based) sits at b_i - i in the compressed
-        # numbering; a record at compressed c starts at c + #{i : b_i - i <= c}.
-        adjusted = ", ".join(str(b - i) for i, b in enumerate(blanks_after_header))
-        line = f"_c + list_count(list_filter([{adjusted}], lambda x: x <= _c))"
-    else:
-        line = "_c"
-    cols = ", ".join(names)
-    return (
-        f"SELECT _source_row, ({line})::BIGINT AS _source_line, {cols} FROM "
-        f"(SELECT rowid + 1 AS _source_row, ({compressed}) AS _c, {cols} FROM {table})"
+    blanks_after_header = sum(1 for b in scan.blank_lines if b > header.lines)
+    inside = scan.physical_lines - (header.lines + rows + blanks_after_header)
+    if rows == 0 or inside == 0:
+        return None
+    sample = f"(SELECT * FROM {table} LIMIT {_NEWLINE_SAMPLE_ROWS})"
+    multiline = _with_newlines(con, sample, names)
+    if not multiline or _scalar(con, f"SELECT sum({_newlines(multiline)}) FROM {table}") != inside:
+        multiline = _with_newlines(con, table, names)
+    if not multiline:
+        return None  # the extra lines belong to rejected records
+    newlines = _newlines(multiline)
+    breaks = f"{table}_breaks"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {breaks} AS
+        SELECT _source_row, sum(_n) OVER (ORDER BY _source_row) AS _newlines
+        FROM (SELECT rowid + 1 AS _source_row, {newlines} AS _n FROM {table})
+        WHERE _n > 0"""
+    )
+    return breaks
+
+
+def _with_newlines(con: duckdb.DuckDBPyConnection, source: str, names: Sequence[str]) -> list[str]:
+    """The columns of ``source`` holding a newline in some value."""
+    found = con.execute(
+        "SELECT " + ", ".join(f"bool_or(contains({n}, chr(10)))" for n in names) + f" FROM {source}"
+    ).fetchone()
+    return [n for n, has in zip(names, found or (), strict=True) if has]
+
+
+def _newlines(columns: Sequence[str]) -> str:
+    """SQL: the number of newlines in ``columns`` of a record."""
+    return " + ".join(
+        f"coalesce(length({n}) - length(replace({n}, chr(10), '')), 0)" for n in columns
     )

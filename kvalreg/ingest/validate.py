@@ -22,7 +22,7 @@ import duckdb
 
 from kvalreg.codebook.canonical import Variable, VarType
 from kvalreg.dq.checks import Check
-from kvalreg.fnr import sql_is_valid
+from kvalreg.fnr import sql_with_validity
 from kvalreg.ingest.problems import Example, Problem
 from kvalreg.ingest.reader import Scratch
 from kvalreg.registry import Form, FormatHints, Registry
@@ -31,6 +31,7 @@ EXAMPLES_PER_PROBLEM = 3
 IDENTIFIER_NAME = re.compile(r"(?i)(fnr|f(ø|o|oe)dsels?n(ummer|r)|personn(ummer|r)|ssn)")
 TIME_FORMATS = ("%H:%M:%S", "%H:%M")
 _INT_CODE = re.compile(r"[+-]?\d{1,18}")
+FNR_VALID = "_fnr_valid"  # column of the fnr verdict in :func:`_checked`
 
 
 def identifier_columns(registry: Registry, form: Form) -> frozenset[str]:
@@ -79,7 +80,9 @@ def _human_format(fmt: str) -> str:
 
 
 def _int_cast(r: str) -> str:
-    return f"CASE WHEN regexp_full_match({r}, '[+-]?[0-9]{{1,18}}') THEN CAST({r} AS BIGINT) END"
+    # An anchored regexp_matches runs about 1.3x faster than regexp_full_match in DuckDB 2.0;
+    # RE2's ``$`` is the end of the text, so both accept exactly the same strings.
+    return f"CASE WHEN regexp_matches({r}, '^[+-]?[0-9]{{1,18}}$') THEN CAST({r} AS BIGINT) END"
 
 
 def parse_sql(var: Variable, r: str, hints: FormatHints) -> tuple[str, str]:
@@ -134,8 +137,9 @@ class TypedColumn:
 
 @dataclass(frozen=True)
 class Typed:
-    """The table validation and load both read: ``_source_row``, ``_source_line``, ``r<i>``
-    (text) and ``t<i>`` (typed) per codebook variable and the ``_uniq<i>`` window flags.
+    """The table validation and load both read: ``_source_row``, ``r<i>`` (text) and ``t<i>``
+    (typed) per codebook variable and the ``_uniq<i>`` flags; lines come from
+    ``scratch.lines``.
 
     Materialised once because parsing dates and numbers is the expensive part of validation,
     and the counts, the examples and the load all need the typed values."""
@@ -165,20 +169,41 @@ def build_typed(
         cols.append(TypedColumn(var, f"r{i}", f"t{i}", sql_type(var), expected))
         parsers.append(f"{parse} AS t{i}")
     inner = ", ".join(f"c{positions[c.var.name]} AS {c.raw}" for c in cols)
+    repeated = _repeating(
+        con, scratch, [(i, positions[c.var.name]) for i, c in enumerate(cols) if c.var.unique]
+    )
     uniq = "".join(
         f", CASE WHEN {c.raw} IS NULL THEN false ELSE row_number() OVER "
         f"(PARTITION BY {c.raw} ORDER BY _source_row) > 1 END AS _uniq{i}"
+        if i in repeated
+        else f", false AS _uniq{i}"
         for i, c in enumerate(cols)
         if c.var.unique
     )
     raw = ", ".join(c.raw for c in cols)
+    # A plain projection keeps file order; only the uniqueness window needs it restored.
+    order = " ORDER BY _source_row" if repeated else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT _source_row, _source_line, {raw}, {", ".join(parsers)}{uniq}
-        FROM (SELECT _source_row, _source_line, {inner} FROM {scratch.view})
-        ORDER BY _source_row"""
+        SELECT _source_row, {raw}, {", ".join(parsers)}{uniq}
+        FROM (SELECT _source_row, {inner} FROM {scratch.view}){order}"""
     )
     return Typed(table, scratch, tuple(cols), dict(positions))
+
+
+def _repeating(
+    con: duckdb.DuckDBPyConnection, scratch: Scratch, unique: Sequence[tuple[int, int]]
+) -> frozenset[int]:
+    """Which unique columns (variable index, scratch position) repeat a value at all.
+
+    A distinct count is a cheap hash aggregate; the window that flags each repeating record
+    (and sorts the table by its value) runs only for a column where it will find something.
+    """
+    if not unique:
+        return frozenset()
+    counts = ", ".join(f"count(c{p}) - count(DISTINCT c{p})" for _, p in unique)
+    found = con.execute(f"SELECT {counts} FROM {scratch.table}").fetchone() or ()
+    return frozenset(i for (i, _), n in zip(unique, found, strict=True) if n)
 
 
 @dataclass(frozen=True)
@@ -345,7 +370,7 @@ def _rules(
             _Rule(
                 "fnr_invalid",
                 fnr_col.var.name,
-                f"{sql_is_valid(fnr_col.raw)} = false",
+                f"{FNR_VALID} = false",
                 f"{fnr_col.raw} IS NOT NULL",
                 "not a valid personal identification number",
                 fnr_col.var.name,
@@ -418,9 +443,10 @@ def validate(
         f", count_if(coalesce({r.denominator}, false)) AS d{k}"
         for k, r in enumerate(rules)
     )
+    source = _checked(typed, registry)
     rows = con.execute(
         f"SELECT {_grouped('_unit', unit_col is not None)}, count(*) AS _n{aggregates} "
-        f"FROM (SELECT {unit} AS _unit, * FROM {typed.table}){_group_by('_unit', unit_col)}"
+        f"FROM (SELECT {unit} AS _unit, * FROM {source}){_group_by('_unit', unit_col)}"
     ).fetchall()
     duplicates = _duplicates(con, typed, unit_col)
     results: list[ResultRow] = []
@@ -440,7 +466,7 @@ def validate(
                         rule.describe,
                         rule.example_column,
                         row,
-                        _examples(con, typed, rule),
+                        _examples(con, typed, source, rule),
                         checks,
                         file_name,
                     )
@@ -485,11 +511,18 @@ def _duplicates(
 ) -> dict[str | None, int]:
     """Records repeating an earlier record, per unit (key None = whole dump).
 
-    A hash aggregate over all columns is exact and about twice as fast as a window over them;
-    the window runs only to find examples, and only when there are duplicates.
+    Equal records have equal row hashes, so as many distinct hashes as records proves there
+    is no duplicate: one pass over one 64-bit value per record, which is the usual case. Only
+    otherwise the exact hash aggregate over all columns counts them (about twice as fast as a
+    window); the window runs only to find examples.
     """
     cols = ", ".join(f"c{typed.positions[c.var.name]}" for c in typed.columns)
     unit = f"c{typed.positions[unit_col.var.name]}" if unit_col is not None else "NULL"
+    colliding = con.execute(
+        f"SELECT count(*) - count(DISTINCT hash({cols})) FROM {typed.scratch.table}"
+    ).fetchone()
+    if not colliding or not colliding[0]:
+        return {}
     found = con.execute(
         f"SELECT {_grouped('_unit', unit_col is not None)}, coalesce(sum(n - 1), 0) FROM ("
         f"SELECT {unit} AS _unit, count(*) AS n FROM {typed.scratch.table} GROUP BY {cols}"
@@ -498,12 +531,25 @@ def _duplicates(
     return {None if whole else str(u): int(n) for whole, u, n in found if whole or u is not None}
 
 
-def _examples(con: duckdb.DuckDBPyConnection, typed: Typed, rule: _Rule) -> tuple[Example, ...]:
+def _checked(typed: Typed, registry: Registry) -> str:
+    """The typed table, with the fnr verdict as column ``_fnr_valid`` if the form has an fnr."""
+    fnr_col = typed.column(registry.keys.fnr) if registry.keys.fnr else None
+    if fnr_col is None:
+        return typed.table
+    return f"({sql_with_validity(typed.table, fnr_col.raw, FNR_VALID)})"
+
+
+def _examples(
+    con: duckdb.DuckDBPyConnection, typed: Typed, source: str, rule: _Rule
+) -> tuple[Example, ...]:
     value = rule.example_value or "NULL"
     found = con.execute(
-        f"SELECT _source_line, _source_row, CAST({value} AS VARCHAR) FROM {typed.table} "
-        f"WHERE coalesce({rule.violated}, false) ORDER BY _source_row "
-        f"LIMIT {EXAMPLES_PER_PROBLEM}"
+        _with_lines(
+            typed,
+            f"SELECT _source_row, CAST({value} AS VARCHAR) AS _value FROM {source} "
+            f"WHERE coalesce({rule.violated}, false) ORDER BY _source_row "
+            f"LIMIT {EXAMPLES_PER_PROBLEM}",
+        )
     ).fetchall()
     return tuple(
         Example(
@@ -519,11 +565,23 @@ def _examples(con: duckdb.DuckDBPyConnection, typed: Typed, rule: _Rule) -> tupl
 def _duplicate_examples(con: duckdb.DuckDBPyConnection, typed: Typed) -> tuple[Example, ...]:
     cols = ", ".join(c.raw for c in typed.columns)
     found = con.execute(
-        f"SELECT _source_line, _source_row FROM (SELECT _source_line, _source_row, "
-        f"row_number() OVER (PARTITION BY {cols} ORDER BY _source_row) AS k FROM {typed.table}) "
-        f"WHERE k > 1 ORDER BY _source_row LIMIT {EXAMPLES_PER_PROBLEM}"
+        _with_lines(
+            typed,
+            f"SELECT _source_row, NULL AS _value FROM (SELECT _source_row, row_number() OVER "
+            f"(PARTITION BY {cols} ORDER BY _source_row) AS k FROM {typed.table}) "
+            f"WHERE k > 1 ORDER BY _source_row LIMIT {EXAMPLES_PER_PROBLEM}",
+        )
     ).fetchall()
-    return tuple(Example(line=int(line), record=int(rec)) for line, rec in found)
+    return tuple(Example(line=int(line), record=int(rec)) for line, rec, _ in found)
+
+
+def _with_lines(typed: Typed, examples: str) -> str:
+    """``examples`` (a few rows of ``_source_row, _value``) with each record's line first."""
+    lines = typed.scratch.lines
+    return (
+        f"SELECT {lines.line('e')}, e._source_row, e._value FROM ({examples}) AS e"
+        f"{lines.join('e')} ORDER BY e._source_row"
+    )
 
 
 def _result(

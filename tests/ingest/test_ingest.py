@@ -156,6 +156,24 @@ def test_encodings_line_ends_and_quoting(
     assert list((ing_layout.state / "ingest").iterdir()) == []  # transcoded copy removed
 
 
+def test_lines_after_newlines_in_a_column_outside_the_sample(
+    land: Land, ingest: Ingest, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The columns holding newlines are guessed from the first records; a newline in another
+    column further down must still count, in raw ``_source_line`` and in problem examples."""
+    monkeypatch.setattr("kvalreg.ingest.reader._NEWLINE_SAMPLE_ROWS", 1)
+    rows = valid_rows(20)
+    rows[0]["Kommentar"] = '"to\nlinjer"'
+    rows[1]["PasientID"] = '"P\n2"'  # not a newline column in the sample
+    rows[3]["Alder"] = "gammel"
+    out = ingest(land(csv_text(rows, BASIS, eol="\n")))
+    assert out.status == "accepted", out.problems
+    got = rows_of(connect, "SELECT _source_row, _source_line FROM raw_ingtest.basis ORDER BY 1")
+    assert got[:5] == [(1, 2), (2, 4), (3, 6), (4, 7), (5, 8)]
+    (alder,) = [p for p in out.problems if p.column == "Alder"]
+    assert (alder.line, alder.examples[0].line, alder.examples[0].record) == (7, 7, 4)
+
+
 def test_blank_lines_are_skipped_but_counted(land: Land, ingest: Ingest, connect: Connect) -> None:
     rows = valid_rows(3)
     text = csv_text(rows[:1], BASIS) + "\r\n\r\n" + csv_text(rows[1:], BASIS).split("\r\n", 1)[1]
