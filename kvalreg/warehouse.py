@@ -69,6 +69,17 @@ def warehouse_lock(layout: Layout, timeout: float | None = None) -> Iterator[Non
         os.close(fd)
 
 
+def duckdb_config() -> dict[str, str]:
+    """DuckDB settings of every warehouse connection.
+
+    ``memory_limit`` (``KVALREG_DUCKDB_MEMORY``, default 1GB) bounds what DuckDB keeps in
+    memory; beyond it, temporary tables, joins and sorts spill to DuckDB's temporary
+    directory beside the database file, so a 10M-row dump needs disk, not 16 GB of RAM.
+    dbt's connection reads the same variable (``dbt_project/profiles.yml``).
+    """
+    return {"memory_limit": os.environ.get("KVALREG_DUCKDB_MEMORY", "1GB")}
+
+
 @contextmanager
 def connect(
     layout: Layout, read_only: bool = False, timeout: float | None = None
@@ -80,8 +91,14 @@ def connect(
     with warehouse_lock(layout, timeout):
         if not read_only:
             layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(layout.warehouse), read_only=read_only)
-        try:
+        with connect_holding_lock(layout, read_only) as con:
             yield con
-        finally:
-            con.close()
+
+
+def connect_holding_lock(layout: Layout, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for a caller that already holds :func:`warehouse_lock`.
+
+    (``flock`` locks belong to an open file, so taking the lock again in the same process
+    would wait for itself.) Use it as a context manager so it is closed.
+    """
+    return duckdb.connect(str(layout.warehouse), read_only=read_only, config=duckdb_config())

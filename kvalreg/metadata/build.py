@@ -58,6 +58,7 @@ class MetadataSummary:
     skipped: dict[str, str] = field(default_factory=dict)  # registry -> why it has no DCAT
     problems: list[str] = field(default_factory=list)
     dbt_docs: Path | None = None
+    dbt_docs_reused: bool = False  # models and tables unchanged since the last build
 
     @property
     def conforms(self) -> bool:
@@ -78,7 +79,8 @@ class MetadataSummary:
             )
         lines += [f"  no dcat     {name}: {why}" for name, why in sorted(self.skipped.items())]
         if self.dbt_docs:
-            lines.append(f"  dbt docs    {self.dbt_docs / 'index.html'}")
+            unchanged = " (models and tables unchanged: kept)" if self.dbt_docs_reused else ""
+            lines.append(f"  dbt docs    {self.dbt_docs / 'index.html'}{unchanged}")
         lines += [f"  problem     {p}" for p in self.problems]
         return "\n".join(lines)
 
@@ -96,7 +98,8 @@ def write_metadata(
     if layout.warehouse.is_file() and with_dbt_docs:
         docs = generate_dbt_docs(layout, out / "dbt-docs")
         summary.dbt_docs = docs.target
-        dbt = dbt_lineage(docs.manifest(), docs.catalog())
+        summary.dbt_docs_reused = docs.reused
+        dbt = dbt_lineage(docs.manifest(), docs.catalog(), docs.lineage_cache)
     elif with_dbt_docs:
         summary.problems.append("no warehouse yet: dbt docs and model lineage skipped")
     else:
@@ -176,7 +179,7 @@ def _previous_dbt_lineage(layout: Layout) -> DbtLineage | None:
     docs = DbtDocs(layout.metadata / "dbt-docs")
     if not (docs.target / "manifest.json").is_file():
         return None
-    return dbt_lineage(docs.manifest(), docs.catalog())
+    return dbt_lineage(docs.manifest(), docs.catalog(), docs.lineage_cache)
 
 
 def _dump_spans(

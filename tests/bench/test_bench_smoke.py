@@ -30,7 +30,14 @@ def test_bench_runs_every_stage_at_smoke_size(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     payload = json.loads((out / "results.json").read_text(encoding="utf-8"))
     stages = {r["stage"]: r for r in payload["results"]}
-    assert {"generate", "ingest", "end_to_end", "noop", "dbt_build"} <= set(stages)
+    assert {
+        "generate",
+        "ingest",
+        "end_to_end",
+        "end_to_end_empty_home",
+        "noop",
+        "dbt_build",
+    } <= set(stages)
     assert stages["ingest"]["floor_seconds"] > 0 and stages["ingest"]["ratio"] > 0
     assert all(r["peak_rss_mb"] > 0 for r in stages.values())
     assert stages["dbt_build"]["per_model_seconds"]
