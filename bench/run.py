@@ -155,7 +155,10 @@ def end_to_end(rows: int, files: list[Path], work: Path, env: dict[str, str]) ->
     from kvalreg.delivery.devenv import start_dev_environment
     from kvalreg.paths import Layout
 
-    server = start_dev_environment(Layout(home))
+    # The SFTP account must be able to traverse the server tree: not under a private tmp.
+    sftp_root = Path(tempfile.mkdtemp(prefix="kvalreg-bench-e2e-", dir="/var/tmp"))
+    sftp_root.chmod(0o755)
+    server = start_dev_environment(Layout(home), sftp_root / "server")
     try:
         m = _drop_and_process(files, env, deliver=True)
         results.append(row("end_to_end", rows, m.seconds, m, targets=E2E_TARGETS.get(rows, {})))
@@ -163,6 +166,7 @@ def end_to_end(rows: int, files: list[Path], work: Path, env: dict[str, str]) ->
         results.append(row("noop", rows, m.seconds, m))
     finally:
         server.stop()
+        shutil.rmtree(sftp_root, ignore_errors=True)
     if rows <= 1_000_000:
         cold = work / "cold-home"
         cold_env = env | {"KVALREG_HOME": str(cold), "DAGSTER_HOME": str(cold / "dagster")}
@@ -377,15 +381,19 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir()
             results += bench_size(rows, work)
             shutil.rmtree(work)
+            write_results(args.out, info, results)  # each size as soon as it is done
             print(f"{rows:,} rows done", file=sys.stderr)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": info, "results": results}
-    (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (args.out / "RESULTS.md").write_text(markdown(info, results), encoding="utf-8")
     print(markdown(info, results))
     return 0
+
+
+def write_results(out: Path, info: dict, results: list[dict]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": info, "results": results}
+    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    (out / "RESULTS.md").write_text(markdown(info, results), encoding="utf-8")
 
 
 if __name__ == "__main__":
