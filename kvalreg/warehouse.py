@@ -75,7 +75,7 @@ def duckdb_config() -> dict[str, str]:
     ``memory_limit`` (``KVALREG_DUCKDB_MEMORY``, default 1GB) bounds what DuckDB keeps in
     memory; beyond it, temporary tables, joins and sorts spill to DuckDB's temporary
     directory beside the database file, so a 10M-row dump needs disk, not 16 GB of RAM.
-    dbt's connection reads the same variable (``dbt_project/profiles.yml``).
+    dbt's connections have their own bound, ``KVALREG_DBT_MEMORY`` (``dbt_project/profiles.yml``).
     """
     return {"memory_limit": os.environ.get("KVALREG_DUCKDB_MEMORY", "1GB")}
 

@@ -47,8 +47,13 @@ class Verification:
         )
 
 
+# One encoder for every entry: json.dumps with options builds a new encoder per call, which
+# dominates when a release logs one entry per person.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _canonical(entry: dict[str, Any]) -> bytes:
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(entry).encode()
 
 
 def person_hashes(secrets_dir: Path, registry: str, fnrs: pl.Series) -> pl.Series:
@@ -98,9 +103,9 @@ class ReleaseLog:
             for body in bodies:
                 seq += 1
                 entry = {**body, "seq": seq, "prev": prev, "at": at}
-                entry["mac"] = hmac.new(key, _canonical(entry), hashlib.sha256).hexdigest()
+                entry["mac"] = hmac.digest(key, _canonical(entry), "sha256").hex()
                 prev = entry["mac"]
-                lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+                lines.append(_CANONICAL.encode(entry) + "\n")
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, "".join(lines).encode("utf-8"))

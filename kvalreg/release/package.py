@@ -94,14 +94,20 @@ def write_manifest(folder: Path, header: dict[str, object]) -> dict[str, object]
 
 
 def write_zip(folder: Path, archive: Path) -> None:
-    """``folder`` as ``archive`` with its name as the top directory; deterministic bytes."""
+    """``folder`` as ``archive`` with its name as the top directory; deterministic bytes.
+
+    Parquet files are compressed already and are stored as they are; text is deflated at
+    level 1, which at 1M episodes is about four times faster than level 6 for a slightly
+    larger file (the package travels encrypted over SFTP, not by mail).
+    """
     with zipfile.ZipFile(archive, "w") as zf:
         for rel in file_list(folder):
             info = zipfile.ZipInfo(f"{folder.name}/{rel.as_posix()}", date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            stored = rel.suffix == ".parquet"
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so the mode below is honoured
             info.external_attr = 0o644 << 16
-            zf.writestr(info, (folder / rel).read_bytes(), compresslevel=6)
+            zf.writestr(info, (folder / rel).read_bytes(), compresslevel=None if stored else 1)
 
 
 def fsync_tree(folder: Path) -> None:
