@@ -34,7 +34,7 @@ from dagster_dbt import (
 
 from kvalreg.indicators.export import export_marts
 from kvalreg.paths import Layout
-from kvalreg.warehouse import connect_holding_lock, warehouse_lock
+from kvalreg.warehouse import connect_holding_lock, table_columns, warehouse_lock
 from resources import WarehouseResource
 
 if TYPE_CHECKING:
@@ -137,12 +137,9 @@ def with_column_schemas(events: Iterable[Any], layout: Layout) -> Iterator[Any]:
     """
     buffered = list(events)
     with connect_holding_lock(layout, read_only=True) as con:
-        rows = con.execute(
-            "SELECT table_schema, table_name, column_name, data_type "
-            "FROM information_schema.columns ORDER BY table_schema, table_name, ordinal_position"
-        ).fetchall()
+        rows = table_columns(con)
     columns: dict[tuple[str, ...], list[dg.TableColumn]] = {}
-    for schema, table, name, data_type in rows:
+    for schema, table, _, name, data_type in rows:
         columns.setdefault((schema, table), []).append(dg.TableColumn(name, data_type))
     for event in buffered:
         key = getattr(event, "asset_key", None)

@@ -8,8 +8,10 @@ For each size (base-form registrations of the hip-fracture registry; distinct pe
 same run:
 
 * ingest + validate the base dump, against DuckDB ``read_csv`` -> Parquet of the same file;
-* end to end: every file dropped in ``landing/`` -> ``kvalreg process`` (ingest, dbt marts,
-  exports), wall time and peak RSS of the whole process tree;
+* end to end, in an installation already in use: every file dropped in ``landing/`` ->
+  ``kvalreg process`` (ingest, dbt marts, exports, metadata, release build) -> ``kvalreg
+  release deliver`` to a local sshd, wall time and peak RSS of the whole process tree; up to
+  1M rows also from an empty home (without the delivery);
 * a no-op re-run of ``kvalreg process`` with nothing new;
 * the dbt build of the marts on the ingested warehouse, in total and per model;
 * pseudonymisation of a table of that many rows (``bench/pseudonymise.py``), against a plain
@@ -41,6 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 from measure import Measured, run  # noqa: E402
+
+from kvalreg.delivery.devenv import start_dev_environment  # noqa: E402
+from kvalreg.paths import Layout  # noqa: E402
 
 BIN = Path(sys.executable).parent
 REGISTRY = "hoftebrudd"
@@ -162,10 +167,7 @@ def end_to_end(rows: int, files: list[Path], work: Path, env: dict[str, str]) ->
             "--seed", "2", env=env)  # fmt: skip
     _drop_and_process(sorted(warm.glob("*.csv")), env)
     kvalreg("release", "submit", str(DEMO_REQUEST), env=env)
-    os.environ["KVALREG_SECRETS"] = env["KVALREG_SECRETS"]
-    from kvalreg.delivery.devenv import start_dev_environment
-    from kvalreg.paths import Layout
-
+    os.environ["KVALREG_SECRETS"] = env["KVALREG_SECRETS"]  # the dev PKI's place (Layout)
     # The SFTP account must be able to traverse the server tree: not under a private tmp.
     sftp_root = Path(tempfile.mkdtemp(prefix="kvalreg-bench-e2e-", dir="/var/tmp"))
     sftp_root.chmod(0o755)

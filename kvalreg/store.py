@@ -216,13 +216,12 @@ def _link_fsync(src: Path, dst: Path) -> str | None:
             return None
         raise
     os.chmod(dst, 0o640)  # as a copy would be created; the source name is about to go
-    digest = hashlib.sha256()
     fd = os.open(dst, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES):
-            digest.update(chunk)
-        os.fsync(fh.fileno())
-    return digest.hexdigest()
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return sha256_file(dst)
 
 
 def _copy_fsync(src: Path, dst: Path) -> str:

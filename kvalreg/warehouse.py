@@ -102,3 +102,14 @@ def connect_holding_lock(layout: Layout, read_only: bool = False) -> duckdb.Duck
     would wait for itself.) Use it as a context manager so it is closed.
     """
     return duckdb.connect(str(layout.warehouse), read_only=read_only, config=duckdb_config())
+
+
+def table_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str, str]]:
+    """Every column of every table and view: (schema, table, table type, column, data type),
+    in schema, table and column order."""
+    return con.execute(
+        "SELECT table_schema, table_name, table_type, column_name, data_type "
+        "FROM information_schema.columns JOIN information_schema.tables "
+        "USING (table_catalog, table_schema, table_name) "
+        "ORDER BY table_schema, table_name, ordinal_position"
+    ).fetchall()

@@ -35,6 +35,7 @@ from kvalreg.ingest.reader import (
     COMMON_SEPARATORS,
     Header,
     Scratch,
+    drop_scratch,
     read_header,
     read_into_scratch,
 )
@@ -218,9 +219,7 @@ def ingest_dump(
         finally:
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS temp.{TYPED_TABLE}")
-                con.execute(f"DROP VIEW IF EXISTS temp.{SCRATCH_TABLE}_rows")
-                con.execute(f"DROP TABLE IF EXISTS temp.{SCRATCH_TABLE}_breaks")
-                con.execute(f"DROP TABLE IF EXISTS temp.{SCRATCH_TABLE}")
+                drop_scratch(con, SCRATCH_TABLE)
     problems = tuple(found.problems)
     if status == "accepted":
         stored = store.archive(

@@ -276,12 +276,18 @@ def read_into_scratch(
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT rowid + 1 AS _source_row, * FROM {table}"
     )
-    lines = LineNumbers(
-        header.lines,
-        tuple(b for b in scan.blank_lines if b > header.lines),
-        _breaks(con, table, names, header, scan, rows),
-    )
-    return Scratch(table, view, rows, rejects, lines)
+    blanks = tuple(b for b in scan.blank_lines if b > header.lines)
+    # Newlines inside quoted values: the physical lines beyond one per record or blank line.
+    inside = scan.physical_lines - (header.lines + rows + len(blanks))
+    breaks = _breaks(con, table, names, inside) if rows and inside else None
+    return Scratch(table, view, rows, rejects, LineNumbers(header.lines, blanks, breaks))
+
+
+def drop_scratch(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop what :func:`read_into_scratch` created under ``table``'s name."""
+    con.execute(f"DROP VIEW IF EXISTS temp.{table}_rows")
+    con.execute(f"DROP TABLE IF EXISTS temp.{table}_breaks")
+    con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -302,30 +308,21 @@ def _file_column(header: Header, duck_name: object) -> str | None:
 
 
 def _breaks(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    names: Sequence[str],
-    header: Header,
-    scan: LineScan,
-    rows: int,
+    con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str], inside: int
 ) -> str | None:
-    """The sparse table of newlines inside values (see :class:`LineNumbers`), or None.
+    """The sparse table of the ``inside`` newlines within values (see :class:`LineNumbers`).
 
-    How many newlines lie inside values is arithmetic on the line scan. The columns holding
-    them (typically one or two free-text ones) are guessed from the first records and
-    confirmed by their newline total; only if that does not add up are all columns searched.
-    Counting newlines in every column would cost a scan of every value.
+    The columns holding them (typically one or two free-text ones) are guessed from the first
+    records and confirmed by their newline total; only if that does not add up are all columns
+    searched. Counting newlines in every column would cost a scan of every value. None if no
+    value holds a newline (the extra lines belong to rejected records).
     """
-    blanks_after_header = sum(1 for b in scan.blank_lines if b > header.lines)
-    inside = scan.physical_lines - (header.lines + rows + blanks_after_header)
-    if rows == 0 or inside == 0:
-        return None
     sample = f"(SELECT * FROM {table} LIMIT {_NEWLINE_SAMPLE_ROWS})"
     multiline = _with_newlines(con, sample, names)
     if not multiline or _scalar(con, f"SELECT sum({_newlines(multiline)}) FROM {table}") != inside:
         multiline = _with_newlines(con, table, names)
     if not multiline:
-        return None  # the extra lines belong to rejected records
+        return None
     newlines = _newlines(multiline)
     breaks = f"{table}_breaks"
     con.execute(

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kvalreg.metadata.files import write_atomic
 from kvalreg.paths import Layout
-from kvalreg.warehouse import connect_holding_lock, warehouse_lock
+from kvalreg.warehouse import connect_holding_lock, table_columns, warehouse_lock
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -96,16 +98,14 @@ def _fingerprint(layout: Layout, cmd: list[str]) -> str:
     files and every table and column of the warehouse (the caller holds the lock)."""
     digest = hashlib.sha256(json.dumps(cmd).encode())
     skip = {"target", "logs", "dbt_packages"}
-    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
-        rel = path.relative_to(DBT_PROJECT_DIR)
-        if path.is_file() and rel.parts[0] not in skip and not rel.name.startswith("."):
-            digest.update(str(rel).encode() + b"\0" + path.read_bytes())
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    # The seeds live outside the project folder (dbt_project.yml `seed-paths`).
+    seeds = [(DBT_PROJECT_DIR / p).resolve() for p in project.get("seed-paths", [])]
+    for root in (DBT_PROJECT_DIR, *seeds):
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if path.is_file() and rel.parts[0] not in skip and not rel.name.startswith("."):
+                digest.update(f"{root}/{rel}".encode() + b"\0" + path.read_bytes())
     with connect_holding_lock(layout, read_only=True) as con:
-        columns = con.execute(
-            "SELECT table_schema, table_name, table_type, column_name, data_type "
-            "FROM information_schema.columns JOIN information_schema.tables "
-            "USING (table_catalog, table_schema, table_name) "
-            "ORDER BY ALL"
-        ).fetchall()
-    digest.update(json.dumps(columns, default=str).encode())
+        digest.update(json.dumps(table_columns(con), default=str).encode())
     return digest.hexdigest()
