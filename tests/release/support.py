@@ -45,6 +45,16 @@ def raw_fnrs(layout: Layout) -> set[str]:
     return {str(r[0]).strip() for r in rows if r[0]}
 
 
+def single_registration_fnrs(layout: Layout) -> set[str]:
+    """The fnrs with exactly one raw hoftebrudd operation (in one dump)."""
+    with duckdb.connect(str(layout.warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT trim(CAST(Fodselsnummer AS VARCHAR)) FROM raw_hoftebrudd.operasjon "
+            "WHERE Fodselsnummer IS NOT NULL GROUP BY 1 HAVING count(*) = 1"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
 def package_texts(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` as text; Parquet files rendered cell by cell."""
     out: dict[str, str] = {}
