@@ -57,6 +57,7 @@ _DUMPS_COLUMNS = (
     ("received_at", "TIMESTAMP", "when the file was seen in landing"),
     ("processed_at", "TIMESTAMP", "when ingestion finished"),
     ("stored_path", "VARCHAR", "where the original is kept (archive or quarantine)"),
+    ("duplicate_rows", "BIGINT", "records exactly repeating an earlier one (NULL: not counted)"),
 )
 
 

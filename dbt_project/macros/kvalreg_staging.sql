@@ -9,7 +9,9 @@
     * The fnr never leaves raw: it becomes `person_key` (SHA-256), enough to link registry and
       NPR rows but not to print an identifier in a model, test failure or log.
     * Coded variables get a `<name>_label` column with the codebook's value text.
-    * Exact duplicate records (a re-sent row) count once. -#}
+    * Exact duplicate records (a re-sent row) count once. Ingestion counts them per dump
+      (meta.dumps.duplicate_rows); the window over every column that removes them is the
+      costliest step of staging, so it runs only for a dump with some (or not counted). -#}
 {% macro kvalreg_stage(registry, form, snapshot_by=none) %}
 {%- set raw = kvalreg_source_or_empty('raw_' ~ registry, form) -%}
 {%- set dumps = kvalreg_source_or_empty('meta', 'dumps') -%}
@@ -22,7 +24,7 @@
     {%- endfor -%}
 {%- endif -%}
 with accepted as (
-    select dump_id, received_at, processed_at
+    select dump_id, received_at, processed_at, duplicate_rows
     from {{ dumps }}
     where registry = {{ kvalreg_sql_string(registry) }}
       and form = {{ kvalreg_sql_string(form) }}
@@ -36,7 +38,7 @@ scopes as (
 ),
 
 latest as (
-    select s.dump_id, s.snapshot_scope
+    select s.dump_id, s.snapshot_scope, a.duplicate_rows
     from scopes as s
     inner join accepted as a on a.dump_id = s.dump_id
     qualify row_number() over (
@@ -52,6 +54,15 @@ current_rows as (
         on l.dump_id = r._dump_id
         and l.snapshot_scope is not distinct from
             {{ ("r." ~ adapter.quote(snapshot_by)) if snapshot_by else "''" }}
+    where l.duplicate_rows = 0
+    union all
+    select r.*
+    from {{ raw }} as r
+    inner join latest as l
+        on l.dump_id = r._dump_id
+        and l.snapshot_scope is not distinct from
+            {{ ("r." ~ adapter.quote(snapshot_by)) if snapshot_by else "''" }}
+    where l.duplicate_rows is distinct from 0
     {%- if execute %}
     qualify row_number() over (
         partition by {% for col in variables %}r.{{ adapter.quote(col.name) }}{{ ", " if not loop.last }}{% endfor %}

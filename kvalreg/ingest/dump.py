@@ -150,6 +150,7 @@ def ingest_dump(
         detection, header = _prechecks(path, registry, form, stat.st_size, found)
     encoding = detection.encoding if detection else None
     rows = 0
+    duplicate_rows: int | None = None
     results: list[ResultRow] = []
     scratch_dir = layout.state / "ingest"
     scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -178,6 +179,7 @@ def ingest_dump(
                             file_name=path.name,
                         )
                         results.extend(validation.results)
+                        duplicate_rows = validation.duplicate_rows
                         found.problems.extend(validation.problems)
             status: Literal["accepted", "quarantined"] = (
                 "quarantined" if found.fatal else "accepted"
@@ -207,6 +209,7 @@ def ingest_dump(
                 received_at=received_at,
                 processed_at=now,
                 stored_path=str(target),
+                duplicate_rows=duplicate_rows if status == "accepted" else None,
             )
             commit(
                 con,

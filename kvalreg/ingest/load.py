@@ -8,8 +8,8 @@ twice, which is what makes re-ingesting the same dump idempotent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -23,8 +23,10 @@ META_DUMPS_DDL = """
 CREATE TABLE IF NOT EXISTS meta.dumps (
     dump_id VARCHAR, registry VARCHAR, form VARCHAR, file_name VARCHAR, sha256 VARCHAR,
     bytes BIGINT, encoding VARCHAR, rows BIGINT, status VARCHAR,
-    received_at TIMESTAMP, processed_at TIMESTAMP, stored_path VARCHAR
+    received_at TIMESTAMP, processed_at TIMESTAMP, stored_path VARCHAR, duplicate_rows BIGINT
 )"""
+# Warehouses created before the column existed; NULL there means "not counted".
+META_DUMPS_MIGRATION = "ALTER TABLE meta.dumps ADD COLUMN IF NOT EXISTS duplicate_rows BIGINT"
 
 # dq.results: one row per check, variable and unit of a dump (docs/architecture.md).
 DQ_RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -59,7 +61,7 @@ META_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DumpRecord:
     """The ``meta.dumps`` row of one dump (timestamps naive UTC, as DuckDB stores them)."""
 
@@ -75,6 +77,9 @@ class DumpRecord:
     received_at: datetime
     processed_at: datetime
     stored_path: str
+    # Records exactly repeating an earlier one (None: not counted, e.g. a quarantined dump).
+    # Readers of a dump (staging, releases) skip their de-duplication when it is 0.
+    duplicate_rows: int | None = None
 
 
 def raw_table(registry: str, form: str) -> str:
@@ -164,6 +169,7 @@ def commit(
         for schema in ("meta", "dq"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         con.execute(META_DUMPS_DDL)
+        con.execute(META_DUMPS_MIGRATION)
         con.execute(DQ_RESULTS_DDL)
         write_checks(con, checks)
         if typed is not None:
@@ -180,22 +186,10 @@ def commit(
         con.execute("DELETE FROM dq.results WHERE dump_id = ?", [dump.dump_id])
         _insert_results(con, results, checks, dump=dump)
         con.execute("DELETE FROM meta.dumps WHERE dump_id = ?", [dump.dump_id])
+        row = dataclasses.asdict(dump)
         con.execute(
-            "INSERT INTO meta.dumps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                dump.dump_id,
-                dump.registry,
-                dump.form,
-                dump.file_name,
-                dump.sha256,
-                dump.bytes,
-                dump.encoding,
-                dump.rows,
-                dump.status,
-                dump.received_at,
-                dump.processed_at,
-                dump.stored_path,
-            ],
+            f"INSERT INTO meta.dumps ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
         )
         con.execute("COMMIT")
     except BaseException:

@@ -223,6 +223,7 @@ class ResultRow:
 class Validation:
     results: tuple[ResultRow, ...]
     problems: tuple[Problem, ...]
+    duplicate_rows: int  # records exactly repeating an earlier one, in the whole dump
 
 
 @dataclass(frozen=True)
@@ -491,7 +492,7 @@ def validate(
         results.append(
             ResultRow("resh_unknown", unit_col.var.name, None, 0, 0, None, "not_applicable")
         )
-    return Validation(tuple(results), tuple(problems))
+    return Validation(tuple(results), tuple(problems), duplicates.get(None, 0))
 
 
 def _grouped(unit: str, per_unit: bool) -> str:

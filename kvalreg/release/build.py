@@ -21,6 +21,7 @@ data changed meanwhile (a newer dump), the build refuses instead of changing the
 from __future__ import annotations
 
 import getpass
+import itertools
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ import polars as pl
 from kvalreg import warehouse
 from kvalreg.codebook import IdentifierClass, Variable
 from kvalreg.indicators import load_indicators
+from kvalreg.ingest.reader import quote_ident
 from kvalreg.paths import Layout
 from kvalreg.registry import Registry
 from kvalreg.release import package, source
@@ -51,6 +53,7 @@ from kvalreg.release.request import (
 )
 
 DERIVED_TABLE = "indikatorar"
+COHORT = "_kv_release_cohort"  # the cohort's episode ids, for reading the other forms
 DELIVERED = "delivered.json"
 BUILD_RECORD = "build.json"
 
@@ -151,28 +154,32 @@ def check(
     return request
 
 
-def _filter_cohort(
-    frame: pl.DataFrame, request: ReleaseRequest, registry: Registry
-) -> pl.DataFrame:
+def _cohort_sql(request: ReleaseRequest, registry: Registry, form: str) -> tuple[str, list[object]]:
+    """The SQL condition (and its parameters) picking the cohort's rows of ``form``: completed
+    registrations if asked; in the base form also the period and the request's conditions; in
+    the other forms the base form's episodes (registered as ``COHORT``)."""
     keys = registry.keys
-    event = pl.col(keys.event_date or "")
-    out = frame.filter(event.is_between(request.period_from, request.period_to))
+    parts: list[str] = []
+    params: list[object] = []
+    if request.completed_only and keys.status and keys.status in registry.form(form).columns:
+        parts.append(f"CAST({quote_ident(keys.status)} AS VARCHAR) = '1'")
+    if form != base_form(registry):
+        parts.append(f"{quote_ident(keys.episode)} IN (FROM {COHORT})")
+        return " AND ".join(parts), params
+    parts.append(f"{quote_ident(keys.event_date or '')} BETWEEN ? AND ?")
+    params += [request.period_from, request.period_to]
     for cond in request.conditions:
-        col = pl.col(cond.variable)
+        col = quote_ident(cond.variable)
         if cond.values:
-            out = out.filter(col.cast(pl.String).is_in(list(cond.values)))
+            parts.append(f"CAST({col} AS VARCHAR) IN ({', '.join('?' * len(cond.values))})")
+            params += cond.values
         if cond.min is not None:
-            out = out.filter(col >= cond.min)
+            parts.append(f"{col} >= ?")
+            params.append(cond.min)
         if cond.max is not None:
-            out = out.filter(col <= cond.max)
-    return out
-
-
-def _completed(frame: pl.DataFrame, request: ReleaseRequest, registry: Registry) -> pl.DataFrame:
-    status = registry.keys.status
-    if not request.completed_only or not status or status not in frame.columns:
-        return frame
-    return frame.filter(pl.col(status).cast(pl.String) == "1")
+            parts.append(f"{col} <= ?")
+            params.append(cond.max)
+    return " AND ".join(parts), params
 
 
 def read_tables(
@@ -195,19 +202,19 @@ def read_tables(
             columns += [keys.fnr, keys.event_date, *(c.variable for c in request.conditions)]
         if keys.status and keys.status in registry.form(form).columns:
             columns.append(keys.status)
-        rows, dump = source.form_rows(con, registry, form, list(dict.fromkeys(columns)))
+        where, params = _cohort_sql(request, registry, form)
+        rows, dump = source.form_rows(
+            con, registry, form, list(dict.fromkeys(columns)), where, params
+        )
         if dump:
             dumps[form] = dump
-        rows = _completed(rows, request, registry)
         if form == base:
-            rows = _filter_cohort(rows, request, registry)
             episodes = rows[keys.episode].unique()
+            con.register(COHORT, episodes.to_frame().to_arrow())
             fnr_by_person = rows.select(
                 pseudonyms(rows[keys.patient], person_key).alias(PERSON),
                 pl.col(keys.fnr).cast(pl.String).str.strip_chars().alias("fnr"),
             ).unique()
-        else:
-            rows = rows.filter(pl.col(keys.episode).is_in(episodes.implode()))
         rows = rows.with_columns(
             pseudonyms(rows[keys.patient], person_key).alias(PERSON),
             pseudonyms(rows[keys.episode], episode_key).alias(EPISODE),
@@ -216,7 +223,7 @@ def read_tables(
         )  # fmt: skip
         frames[form] = rows.select(PERSON, EPISODE, "shift_days", *wanted[form])
     if request.derived:
-        obs = source.observations(con, registry.name, request.derived)
+        obs = source.observations(con, registry.name, request.derived, COHORT)
         base_rows = frames[base]
         link = pl.DataFrame({keys.episode: episodes}).with_columns(
             pseudonyms(episodes, episode_key).alias(EPISODE)
@@ -225,6 +232,7 @@ def read_tables(
         frames[DERIVED_TABLE] = obs.join(
             base_rows.select(PERSON, EPISODE).unique(), on=EPISODE, how="inner"
         ).select(PERSON, EPISODE, "ind_id", "year", "hit", "value")
+    con.unregister(COHORT)
     return Tables(frames, dumps, fnr_by_person)
 
 
@@ -258,10 +266,10 @@ def anonymise(
     out[base], report = k_anonymise(
         out[base], quasi_identifiers(request, registry), PERSON, request.k, request.k_action
     )
-    kept = out[base][EPISODE].implode()
+    kept = out[base].select(EPISODE).unique()
     for name in out:
-        if name != base:
-            out[name] = out[name].filter(pl.col(EPISODE).is_in(kept))
+        if name != base and report.suppressed_records:
+            out[name] = out[name].join(kept, on=EPISODE, how="semi")
         out[name] = out[name].sort(out[name].columns, nulls_last=True)
     return out, report
 
@@ -451,11 +459,11 @@ def build_release(
         in_package = tables.fnr_by_person.filter(pl.col(PERSON).is_in(kept.implode()))
         hashes = person_hashes(layout.secrets, registry.name, in_package["fnr"].unique())
         log.append(
-            [
-                _release_entry(request, triggered_by, archive_sha, result, registry),
-                *({"kind": "person", "release": request.release_id, "person": h}
-                  for h in hashes.sort()),
-            ]
+            itertools.chain(
+                [_release_entry(request, triggered_by, archive_sha, result, registry)],
+                ({"kind": "person", "release": request.release_id, "person": h}
+                 for h in hashes.sort()),
+            )
         )  # fmt: skip
         result.logged = True
     return result

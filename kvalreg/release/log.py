@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -52,8 +53,18 @@ class Verification:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_BATCH = 10_000  # entries per write
+
+
 def _canonical(entry: dict[str, Any]) -> bytes:
     return _CANONICAL.encode(entry).encode()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may write less than asked (large buffers, signals): loop until all is out."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def person_hashes(secrets_dir: Path, registry: str, fnrs: pl.Series) -> pl.Series:
@@ -91,25 +102,33 @@ class ReleaseLog:
 
     def append(self, bodies: Iterable[dict[str, Any]]) -> int:
         """Append entries (each a dict with ``kind``) under an exclusive lock; returns the last
-        ``seq``. The lines are fsynced before the head moves, so a crash leaves at worst
-        entries beyond the head, which ``verify`` reports."""
+        ``seq``. Entries are written in batches as ``bodies`` yields them (a release of
+        millions of persons is never held as text); if producing or writing one fails, the
+        log is cut back to where it was. They are fsynced before the head moves, so a crash
+        leaves at worst entries beyond the head, which ``verify`` reports."""
         key = self._key()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             seq, prev = self._read_head()
             at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            lines = []
-            for body in bodies:
-                seq += 1
-                entry = {**body, "seq": seq, "prev": prev, "at": at}
-                entry["mac"] = hmac.digest(key, _canonical(entry), "sha256").hex()
-                prev = entry["mac"]
-                lines.append(_CANONICAL.encode(entry) + "\n")
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            start = os.lseek(fd, 0, os.SEEK_END)
             try:
-                os.write(fd, "".join(lines).encode("utf-8"))
+                todo = iter(bodies)
+                while batch := list(itertools.islice(todo, _BATCH)):
+                    lines = []
+                    for body in batch:
+                        seq += 1
+                        text = _CANONICAL.encode({**body, "seq": seq, "prev": prev, "at": at})
+                        prev = hmac.digest(key, text.encode(), "sha256").hex()
+                        # The mac closes the line (verify parses it out; one encode, not two).
+                        lines.append(f'{text[:-1]},"mac":"{prev}"}}\n')
+                    _write_all(fd, "".join(lines).encode("utf-8"))
                 os.fsync(fd)
+            except BaseException:
+                os.ftruncate(fd, start)  # an append fails whole: no entries beyond the head
+                raise
             finally:
                 os.close(fd)
             tmp = self.head.with_name(self.head.name + ".tmp")

@@ -107,7 +107,12 @@ def write_zip(folder: Path, archive: Path) -> None:
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so the mode below is honoured
             info.external_attr = 0o644 << 16
-            zf.writestr(info, (folder / rel).read_bytes(), compresslevel=None if stored else 1)
+            # Streamed, not read whole: a 10M-row CSV is hundreds of MB. The size decides the
+            # zip64 header as writestr would; Python 3.11 has no public per-member level.
+            info.file_size = (folder / rel).stat().st_size
+            info._compresslevel = None if stored else 1  # type: ignore[attr-defined]
+            with (folder / rel).open("rb") as src, zf.open(info, "w") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def fsync_tree(folder: Path) -> None:

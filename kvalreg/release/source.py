@@ -1,13 +1,15 @@
 """What a release reads from the warehouse: the latest accepted dump of each form.
 
 Dumps are full snapshots, so (as in the dbt staging models) only the latest accepted dump of
-a form is current, and an exactly repeated record counts once. Releases read the raw tables
+a form is current, and an exactly repeated record counts once (de-duplicated only in a dump
+whose ingestion counted some, or did not count them). Releases read the raw tables
 rather than staging because they need the codebook's own column names and, for the key file
 and the release log only, the fnr, which staging deliberately drops.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import duckdb
@@ -27,6 +29,19 @@ def latest_dump(con: duckdb.DuckDBPyConnection, registry: str, form: str) -> str
     return rows[0][0] if rows else None
 
 
+def duplicate_rows(con: duckdb.DuckDBPyConnection, dump: str) -> int | None:
+    """Repeated records ingestion counted in ``dump``; None if not counted (a warehouse from
+    before the count, which a read-only connection cannot migrate)."""
+    counted = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'meta' "
+        "AND table_name = 'dumps' AND column_name = 'duplicate_rows'"
+    ).fetchall()[0][0]
+    if not counted:
+        return None
+    rows = con.execute("SELECT duplicate_rows FROM meta.dumps WHERE dump_id = ?", [dump]).fetchall()
+    return rows[0][0] if rows else None
+
+
 def _has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, table = qualified.split(".")
     return bool(
@@ -39,19 +54,31 @@ def _has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 
 
 def form_rows(
-    con: duckdb.DuckDBPyConnection, registry: Registry, form: str, columns: list[str]
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    form: str,
+    columns: list[str],
+    where: str = "true",
+    params: Sequence[object] = (),
 ) -> tuple[pl.DataFrame, str | None]:
-    """``columns`` of the current rows of one form, and the dump they come from."""
+    """``columns`` of the current rows of one form matching the SQL condition ``where`` (with
+    ``params``), and the dump they come from. Filtering in DuckDB keeps rows outside the
+    cohort out of memory: at 10M registrations the whole form would not fit the budget."""
     dump = latest_dump(con, registry.name, form)
     every = registry.form(form).columns
     if dump is None or not _has_table(con, f"raw_{registry.name}.{form}"):
         return pl.DataFrame(schema=dict.fromkeys(columns, pl.String)), None
     quoted = ", ".join(f'"{c}"' for c in every)
     wanted = ", ".join(f'"{c}"' for c in columns)
+    once = (
+        ""
+        if duplicate_rows(con, dump) == 0
+        else f" QUALIFY row_number() OVER (PARTITION BY {quoted} ORDER BY _source_row) = 1"
+    )
     frame = con.sql(
-        f'SELECT {wanted} FROM "raw_{registry.name}"."{form}" WHERE _dump_id = ? '
-        f"QUALIFY row_number() OVER (PARTITION BY {quoted} ORDER BY _source_row) = 1",
-        params=[dump],
+        f'SELECT {wanted} FROM "raw_{registry.name}"."{form}" '
+        f"WHERE _dump_id = ? AND ({where}){once}",
+        params=[dump, *params],
     ).pl()
     return frame, dump
 
@@ -83,11 +110,12 @@ def indicator_ids(con: duckdb.DuckDBPyConnection, registry: str) -> set[str]:
 
 
 def observations(
-    con: duckdb.DuckDBPyConnection, registry: str, indicators: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, registry: str, indicators: tuple[str, ...], episodes: str
 ) -> pl.DataFrame:
-    """Per-episode indicator results: ``episode_id, ind_id, year, hit, value``."""
+    """Per-episode indicator results ``episode_id, ind_id, year, hit, value`` of the episodes
+    in the SQL relation ``episodes`` (one column)."""
     return con.sql(
         f"SELECT episode_id, ind_id, year, hit, value FROM {OBSERVATIONS} "
-        "WHERE registry = ? AND list_contains(?, ind_id)",
+        f"WHERE registry = ? AND list_contains(?, ind_id) AND episode_id IN (FROM {episodes})",
         params=[registry, list(indicators)],
     ).pl()

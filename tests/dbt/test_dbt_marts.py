@@ -380,7 +380,8 @@ def test_every_model_has_unit_tests_and_they_pass(pipeline: Pipeline, tmp_path: 
             check=False,
         )
     assert done.returncode == 0, done.stdout[-4000:]
-    assert f"PASS={len(manifest['unit_tests'])} " in done.stdout
+    hooks = [n for n in manifest["nodes"].values() if n["resource_type"] == "operation"]
+    assert f"PASS={len(manifest['unit_tests']) + len(hooks)} " in done.stdout
 
 
 def test_manifest_is_read_not_parsed_on_load() -> None:

@@ -92,10 +92,11 @@ def test_valid_dump_is_loaded_typed_and_archived(
     assert types["_loaded_at"] == "TIMESTAMP"
 
     meta = rows_of(
-        connect, "SELECT status, rows, encoding, sha256, stored_path, bytes FROM meta.dumps"
+        connect,
+        "SELECT status, rows, encoding, sha256, stored_path, bytes, duplicate_rows FROM meta.dumps",
     )
     assert meta == [
-        ("accepted", 3, "utf-8-sig", sha, str(out.stored_path), out.stored_path.stat().st_size)
+        ("accepted", 3, "utf-8-sig", sha, str(out.stored_path), out.stored_path.stat().st_size, 0)
     ]
     failed = rows_of(connect, "SELECT count(*) FROM dq.results WHERE status = 'failed'")
     assert failed == [(0,)]
@@ -265,6 +266,8 @@ def test_row_level_checks_are_counted_exactly(land: Land, ingest: Ingest, connec
         )
     }
     assert got == expected
+    # Staging and releases de-duplicate only a dump with repeated records counted here.
+    assert rows_of(connect, "SELECT duplicate_rows FROM meta.dumps") == [(2,)]
     assert {
         (p.check_id, p.column if p.check_id != "date_order" else "HovedDato<=UtskrDato")
         for p in out.problems
@@ -406,8 +409,8 @@ def test_bad_dump_is_quarantined_with_report(
     if column is not None:
         assert f"column {column}" in text
 
-    assert rows_of(connect, "SELECT status, stored_path FROM meta.dumps") == [
-        ("quarantined", str(out.stored_path))
+    assert rows_of(connect, "SELECT status, stored_path, duplicate_rows FROM meta.dumps") == [
+        ("quarantined", str(out.stored_path), None)
     ]
     failed = rows_of(
         connect,
@@ -557,6 +560,24 @@ def test_reingest_is_idempotent(
     assert rows_of(connect, "SELECT count(*) FROM meta.dumps") == [(1,)]
     assert sha256_of(first.stored_path) == first.sha256
     assert not (ing_layout.landing_for("ingtest") / "ingtest_basis_20240201.csv").exists()
+
+
+def test_warehouse_from_before_the_duplicate_count_gains_the_column(
+    land: Land, ingest: Ingest, connect: Connect
+) -> None:
+    with connect() as con:
+        con.execute("CREATE SCHEMA meta")
+        con.execute(
+            "CREATE TABLE meta.dumps (dump_id VARCHAR, registry VARCHAR, form VARCHAR, "
+            "file_name VARCHAR, sha256 VARCHAR, bytes BIGINT, encoding VARCHAR, rows BIGINT, "
+            "status VARCHAR, received_at TIMESTAMP, processed_at TIMESTAMP, stored_path VARCHAR)"
+        )
+        con.execute("INSERT INTO meta.dumps (dump_id, status) VALUES ('earlier', 'accepted')")
+    out = ingest(land(csv_text(valid_rows(2), BASIS)))
+    assert rows_of(connect, "SELECT dump_id, duplicate_rows FROM meta.dumps ORDER BY 1") == [
+        ("earlier", None),  # not counted: staging and releases still de-duplicate it
+        (out.dump_id, 0),
+    ]
 
 
 def test_requarantine_keeps_original_in_place(land: Land, ingest: Ingest, connect: Connect) -> None:

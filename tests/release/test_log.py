@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,24 @@ def test_a_recomputed_chain_without_the_secret_is_detected(log: ReleaseLog) -> N
     text[-1] = json.dumps(entry, sort_keys=True) + "\n"
     log.path.write_text("".join(text), encoding="utf-8")
     assert not log.verify().ok
+
+
+def test_an_append_larger_than_one_write_batch_chains(log: ReleaseLog) -> None:
+    persons = ({"kind": "person", "release": "c@v1", "person": f"q{i}"} for i in range(25_001))
+    assert log.append(persons) == 5 + 25_001
+    assert log.verify().ok
+
+
+def test_an_append_that_fails_midway_leaves_the_log_as_it_was(log: ReleaseLog) -> None:
+    before = log.path.read_bytes()
+
+    def persons() -> Iterator[dict[str, str]]:
+        for i in range(15_000):  # the first batch is written before the failure
+            yield {"kind": "person", "release": "c@v1", "person": f"q{i}"}
+        raise RuntimeError("hashing failed")
+
+    with pytest.raises(RuntimeError, match="hashing failed"):
+        log.append(persons())
+    assert log.path.read_bytes() == before
+    assert log.verify().ok
+    assert log.append([{"kind": "release", "release": "c@v1", "persons": 0}]) == 6
