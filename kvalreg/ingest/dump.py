@@ -167,7 +167,13 @@ def ingest_dump(
                     rows = scratch.rows + scratch.rejected_records
                     if not found.fatal:
                         typed = build_typed(
-                            con, scratch, form, registry.format, _positions(header), TYPED_TABLE
+                            con,
+                            scratch,
+                            form,
+                            registry.format,
+                            _positions(header),
+                            TYPED_TABLE,
+                            keep_text=_compared_as_text(registry),
                         )
                         validation = validate(
                             con,
@@ -268,6 +274,11 @@ def _shown(name: str, position: int, *, data_like: bool) -> str:
     if not data_like and _SHOWABLE_NAME.fullmatch(name) and not _DIGIT_RUN.search(name):
         return name
     return f"<column {position} (name not shown)>"
+
+
+def _compared_as_text(registry: Registry) -> frozenset[str]:
+    """Key columns whose rules read the text as written (RESH list, fnr check)."""
+    return frozenset(c for c in (registry.keys.unit, registry.keys.fnr) if c)
 
 
 def _positions(header: Header) -> dict[str, int]:

@@ -1,8 +1,8 @@
 """The codebook's rules as SQL over a dump's records, with exact counts and safe examples.
 
 Every rule becomes a pair of boolean SQL expressions (violated, in the denominator) over a
-scratch table holding each variable twice: the trimmed text (``r<i>``) and the typed value
-(``t<i>``). One aggregate query with ``GROUPING SETS`` then counts every rule for the whole
+table of typed values (``t<i>``) with a flag per value whose text does not parse (see
+:class:`Typed`). One aggregate query with ``GROUPING SETS`` then counts every rule for the whole
 dump and per treating unit in a single scan, which keeps validation a small multiple of the
 time DuckDB needs to read the file. Only rules that are violated cost a further query, for a
 few examples.
@@ -129,20 +129,32 @@ def parse_sql(var: Variable, r: str, hints: FormatHints) -> tuple[str, str]:
 @dataclass(frozen=True)
 class TypedColumn:
     var: Variable
-    raw: str  # column of the trimmed text, NULL if empty
     typed: str  # column of the typed value
     sql_type: str
     expected: str  # what a conforming value looks like
+    source: str  # scratch column of the trimmed text (``c<pos>``), for example values
+    text: str | None  # column of the trimmed text in the typed table, if it is there
+    bad: str | None  # column flagging text that does not parse; None for text variables
+
+    @property
+    def present(self) -> str:
+        """SQL: the value is not empty, whether or not it parses."""
+        if self.bad is None:
+            return f"{self.typed} IS NOT NULL"
+        return f"({self.typed} IS NOT NULL OR {self.bad})"
 
 
 @dataclass(frozen=True)
 class Typed:
-    """The table validation and load both read: ``_source_row``, ``r<i>`` (text) and ``t<i>``
-    (typed) per codebook variable and the ``_uniq<i>`` flags; lines come from
-    ``scratch.lines``.
+    """The table validation and load both read: ``_source_row``, the typed value ``t<i>`` per
+    codebook variable, a ``_bad<i>`` flag per typed (non-text) variable whose text does not
+    parse, the ``_uniq<i>`` flags, and the text ``r<i>`` only of the typed variables rules
+    compare as text (unit, fnr); lines come from ``scratch.lines``.
 
     Materialised once because parsing dates and numbers is the expensive part of validation,
-    and the counts, the examples and the load all need the typed values."""
+    and the counts, the examples and the load all need the typed values. The text of every
+    variable stays in the scratch table (examples read it from there): a second copy of it
+    here doubled the memory of a dump and, beyond DuckDB's memory bound, the time."""
 
     table: str
     scratch: Scratch
@@ -160,33 +172,44 @@ def build_typed(
     hints: FormatHints,
     positions: Mapping[str, int],
     table: str,
+    keep_text: frozenset[str] = frozenset(),
 ) -> Typed:
-    """Materialise trimmed text, typed values and uniqueness flags, in file order."""
+    """Materialise typed values, parse failures and uniqueness flags, in file order; the text
+    of the typed variables named in ``keep_text`` is kept too."""
     cols: list[TypedColumn] = []
     parsers: list[str] = []
     for i, var in enumerate(form.variables):
         parse, expected = parse_sql(var, f"r{i}", hints)
-        cols.append(TypedColumn(var, f"r{i}", f"t{i}", sql_type(var), expected))
+        kind = sql_type(var)
+        text = f"t{i}" if kind == "VARCHAR" else (f"r{i}" if var.name in keep_text else None)
+        bad = None if kind == "VARCHAR" else f"_bad{i}"
+        cols.append(TypedColumn(var, f"t{i}", kind, expected, f"c{positions[var.name]}", text, bad))
         parsers.append(f"{parse} AS t{i}")
-    inner = ", ".join(f"c{positions[c.var.name]} AS {c.raw}" for c in cols)
+    inner = ", ".join(f"c{positions[c.var.name]} AS r{i}" for i, c in enumerate(cols))
     repeated = _repeating(
         con, scratch, [(i, positions[c.var.name]) for i, c in enumerate(cols) if c.var.unique]
     )
     uniq = "".join(
-        f", CASE WHEN {c.raw} IS NULL THEN false ELSE row_number() OVER "
-        f"(PARTITION BY {c.raw} ORDER BY _source_row) > 1 END AS _uniq{i}"
+        f", CASE WHEN r{i} IS NULL THEN false ELSE row_number() OVER "
+        f"(PARTITION BY r{i} ORDER BY _source_row) > 1 END AS _uniq{i}"
         if i in repeated
         else f", false AS _uniq{i}"
         for i, c in enumerate(cols)
         if c.var.unique
     )
-    raw = ", ".join(c.raw for c in cols)
+    kept = "".join(f", r{i}" for i, c in enumerate(cols) if c.text == f"r{i}")
+    bad = "".join(
+        f", r{i} IS NOT NULL AND t{i} IS NULL AS {c.bad}" for i, c in enumerate(cols) if c.bad
+    )
+    typed = ", ".join(c.typed for c in cols)
+    texts = ", ".join(f"r{i}" for i in range(len(cols)))
     # A plain projection keeps file order; only the uniqueness window needs it restored.
     order = " ORDER BY _source_row" if repeated else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT _source_row, {raw}, {", ".join(parsers)}{uniq}
-        FROM (SELECT _source_row, {inner} FROM {scratch.view}){order}"""
+        SELECT _source_row, {typed}{kept}{bad}{uniq}
+        FROM (SELECT _source_row, {texts}, {", ".join(parsers)}
+              FROM (SELECT _source_row, {inner} FROM {scratch.view})){order}"""
     )
     return Typed(table, scratch, tuple(cols), dict(positions))
 
@@ -234,7 +257,9 @@ class _Rule:
     denominator: str
     describe: str  # "values not a date in ...", completed with the count
     example_column: str | None
-    example_value: str | None  # SQL for the example value; None for identifiers
+    # SQL over the scratch table's text columns (``c<pos>``) for the example value; None for
+    # identifiers.
+    example_value: str | None
 
 
 def _limit_sql(col: TypedColumn, value: float | str) -> str | None:
@@ -273,18 +298,18 @@ def _rules(
     rules: list[_Rule] = []
 
     def value_of(col: TypedColumn) -> str | None:
-        return None if col.var.name in identifiers else col.raw
+        return None if col.var.name in identifiers else col.source
 
     for i, col in enumerate(typed.columns):
-        v, r, t = col.var, col.raw, col.typed
+        v, t, present = col.var, col.typed, col.present
         name = v.name
-        if col.sql_type != "VARCHAR":
+        if col.bad is not None:
             rules.append(
                 _Rule(
                     "type_conformance",
                     name,
-                    f"{r} IS NOT NULL AND {t} IS NULL",
-                    f"{r} IS NOT NULL",
+                    col.bad,
+                    present,
                     f"not {col.expected}",
                     name,
                     value_of(col),
@@ -295,7 +320,7 @@ def _rules(
                 _Rule(
                     "mandatory_missing",
                     name,
-                    f"{r} IS NULL",
+                    f"NOT {present}",
                     "true",
                     "empty in a mandatory column",
                     name,
@@ -309,9 +334,9 @@ def _rules(
                     f"{t} IS NOT NULL AND {t} NOT IN ({', '.join(str(int(c)) for c in codes)})"
                 )
                 denominator = f"{t} IS NOT NULL"
-            else:
-                violated = f"{r} IS NOT NULL AND {r} NOT IN ({', '.join(lit(c) for c in codes)})"
-                denominator = f"{r} IS NOT NULL"
+            else:  # text codes: the typed value is the text
+                violated = f"{t} IS NOT NULL AND {t} NOT IN ({', '.join(lit(c) for c in codes)})"
+                denominator = f"{t} IS NOT NULL"
             rules.append(
                 _Rule(
                     "allowed_values",
@@ -359,7 +384,7 @@ def _rules(
                     "unique",
                     name,
                     f"_uniq{i}",
-                    f"{r} IS NOT NULL",
+                    present,
                     "repeating a value of an earlier record (column must be unique)",
                     name,
                     value_of(col),
@@ -372,7 +397,7 @@ def _rules(
                 "fnr_invalid",
                 fnr_col.var.name,
                 f"{FNR_VALID} = false",
-                f"{fnr_col.raw} IS NOT NULL",
+                fnr_col.present,
                 "not a valid personal identification number",
                 fnr_col.var.name,
                 None,
@@ -380,13 +405,13 @@ def _rules(
         )
     unit_col = typed.column(registry.keys.unit)
     if unit_col is not None and has_units:
+        unit = _text(unit_col)
         rules.append(
             _Rule(
                 "resh_unknown",
                 unit_col.var.name,
-                f"{unit_col.raw} IS NOT NULL AND {unit_col.raw} NOT IN "
-                "(SELECT resh FROM temp._kv_known_units)",
-                f"{unit_col.raw} IS NOT NULL",
+                f"{unit} IS NOT NULL AND {unit} NOT IN (SELECT resh FROM temp._kv_known_units)",
+                f"{unit} IS NOT NULL",
                 "not a known RESH id",
                 unit_col.var.name,
                 None,
@@ -398,7 +423,7 @@ def _rules(
             continue
         shown = None
         if early.var.name not in identifiers and late.var.name not in identifiers:
-            shown = f"{early.raw} || ' > ' || {late.raw}"
+            shown = f"{early.source} || ' > ' || {late.source}"
         rules.append(
             _Rule(
                 "date_order",
@@ -438,7 +463,7 @@ def validate(
         )
     rules = _rules(typed, registry, form, identifiers, has_units)
     unit_col = typed.column(registry.keys.unit)
-    unit = unit_col.raw if unit_col is not None else "NULL"
+    unit = _text(unit_col) if unit_col is not None else "NULL"
     aggregates = "".join(
         f", count_if(coalesce({r.violated}, false)) AS v{k}"
         f", count_if(coalesce({r.denominator}, false)) AS d{k}"
@@ -537,21 +562,30 @@ def _checked(typed: Typed, registry: Registry) -> str:
     fnr_col = typed.column(registry.keys.fnr) if registry.keys.fnr else None
     if fnr_col is None:
         return typed.table
-    return f"({sql_with_validity(typed.table, fnr_col.raw, FNR_VALID)})"
+    return f"({sql_with_validity(typed.table, _text(fnr_col), FNR_VALID)})"
+
+
+def _text(col: TypedColumn) -> str:
+    if col.text is None:
+        raise ValueError(f"{col.var.name}: its text is not in the typed table (keep_text)")
+    return col.text
 
 
 def _examples(
     con: duckdb.DuckDBPyConnection, typed: Typed, source: str, rule: _Rule
 ) -> tuple[Example, ...]:
-    value = rule.example_value or "NULL"
-    found = con.execute(
-        _with_lines(
-            typed,
-            f"SELECT _source_row, CAST({value} AS VARCHAR) AS _value FROM {source} "
-            f"WHERE coalesce({rule.violated}, false) ORDER BY _source_row "
-            f"LIMIT {EXAMPLES_PER_PROBLEM}",
+    first = (
+        f"SELECT _source_row FROM {source} WHERE coalesce({rule.violated}, false) "
+        f"ORDER BY _source_row LIMIT {EXAMPLES_PER_PROBLEM}"
+    )
+    if rule.example_value is None:
+        examples = f"SELECT _source_row, NULL AS _value FROM ({first})"
+    else:  # the text as written, from the scratch table, for these few records only
+        examples = (
+            f"SELECT x._source_row, CAST({rule.example_value} AS VARCHAR) AS _value "
+            f"FROM ({first}) AS x JOIN {typed.scratch.view} AS s ON s._source_row = x._source_row"
         )
-    ).fetchall()
+    found = con.execute(_with_lines(typed, examples)).fetchall()
     return tuple(
         Example(
             line=int(line),
@@ -564,12 +598,12 @@ def _examples(
 
 
 def _duplicate_examples(con: duckdb.DuckDBPyConnection, typed: Typed) -> tuple[Example, ...]:
-    cols = ", ".join(c.raw for c in typed.columns)
+    cols = ", ".join(c.source for c in typed.columns)
     found = con.execute(
         _with_lines(
             typed,
             f"SELECT _source_row, NULL AS _value FROM (SELECT _source_row, row_number() OVER "
-            f"(PARTITION BY {cols} ORDER BY _source_row) AS k FROM {typed.table}) "
+            f"(PARTITION BY {cols} ORDER BY _source_row) AS k FROM {typed.scratch.view}) "
             f"WHERE k > 1 ORDER BY _source_row LIMIT {EXAMPLES_PER_PROBLEM}",
         )
     ).fetchall()
