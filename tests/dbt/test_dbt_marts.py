@@ -82,6 +82,11 @@ def test_process_ingests_then_builds_marts_once(pipeline: Pipeline) -> None:
     assert len(pipeline.summary.run_ids) == 7
     with open_instance(pipeline.layout) as instance:
         assert instance.fetch_materializations(EXPORTS_KEY, limit=1).records
+    # dbt's artifacts and partial-parse state stay in one folder per home, so the next build
+    # parses only what changed.
+    target = pipeline.layout.state / "dbt-target"
+    assert (target / "partial_parse.msgpack").is_file()
+    assert (target / "run_results.json").is_file()
 
 
 def test_marts_sensor_is_quiet_after_process_and_fires_for_a_newer_dump(

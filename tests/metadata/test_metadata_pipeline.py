@@ -17,12 +17,14 @@ from rdflib import Graph
 
 from assets.dbt import manifest_ready
 from assets.metadata import METADATA_KEY, SHACL_CHECK
+from kvalreg import warehouse
 from kvalreg.drop import drop
 from kvalreg.generate.engine import generate
 from kvalreg.metadata.build import load_catalogue
 from kvalreg.metadata.catalogue import ReleasedVariable, release_codebook
+from kvalreg.metadata.dbt_docs import generate_dbt_docs
 from kvalreg.metadata.dcat import HEALTH
-from kvalreg.metadata.lineage import ColumnLineage, ColumnRef, LineageGraph
+from kvalreg.metadata.lineage import ColumnLineage, ColumnRef, LineageGraph, dbt_lineage
 from kvalreg.paths import Layout
 from kvalreg.registry import BUILTIN_DIR, load_registries
 from orchestration.instance import open_instance
@@ -210,3 +212,28 @@ def test_release_codebook_from_the_catalogue_on_disk(pipeline: Pipeline) -> None
     assert edges["staging.stg_hoftebrudd__operasjon.ASA_label"] == ["raw_hoftebrudd.operasjon.ASA"]
     assert edges["raw_hoftebrudd.operasjon.ASA"] == ["dump:hoftebrudd/operasjon.ASA"]
     assert codebook.variables[0].first_dump is not None
+
+
+def test_dbt_docs_and_lineage_are_kept_until_a_table_changes(pipeline: Pipeline) -> None:
+    """Models and tables unchanged: the docs and the lineage cache are reused as they are. A new
+    column regenerates the docs (it shows in the catalog) and re-derives the lineage."""
+    layout = pipeline.layout
+    target = layout.metadata / "dbt-docs"
+    kept = generate_dbt_docs(layout, target)
+    assert kept.reused
+    before = json.loads(kept.lineage_cache.read_text(encoding="utf-8"))["key"]
+    assert dbt_lineage(kept.manifest(), kept.catalog(), kept.lineage_cache).edges
+    with warehouse.connect(layout) as con:
+        con.execute("ALTER TABLE marts.mart_timeliness ADD COLUMN kv_probe INTEGER")
+    try:
+        fresh = generate_dbt_docs(layout, target)
+        assert not fresh.reused
+        columns = fresh.catalog()["nodes"]["model.kvalreg.mart_timeliness"]["columns"]
+        assert "kv_probe" in {c.lower() for c in columns}
+        assert dbt_lineage(fresh.manifest(), fresh.catalog(), fresh.lineage_cache).edges
+        after = json.loads(fresh.lineage_cache.read_text(encoding="utf-8"))["key"]
+        assert after != before
+    finally:
+        with warehouse.connect(layout) as con:
+            con.execute("ALTER TABLE marts.mart_timeliness DROP COLUMN kv_probe")
+        assert not generate_dbt_docs(layout, target).reused
