@@ -23,6 +23,15 @@
         {%- do variables.append(col) -%}
     {%- endfor -%}
 {%- endif -%}
+{#- The current dump's rows: the join both branches of `current_rows` read. -#}
+{%- set current_dump_rows -%}
+    select r.*
+    from {{ raw }} as r
+    inner join latest as l
+        on l.dump_id = r._dump_id
+        and l.snapshot_scope is not distinct from
+            {{ ("r." ~ adapter.quote(snapshot_by)) if snapshot_by else "''" }}
+{%- endset %}
 with accepted as (
     select dump_id, received_at, processed_at, duplicate_rows
     from {{ dumps }}
@@ -48,20 +57,10 @@ latest as (
 ),
 
 current_rows as (
-    select r.*
-    from {{ raw }} as r
-    inner join latest as l
-        on l.dump_id = r._dump_id
-        and l.snapshot_scope is not distinct from
-            {{ ("r." ~ adapter.quote(snapshot_by)) if snapshot_by else "''" }}
+{{ current_dump_rows }}
     where l.duplicate_rows = 0
     union all
-    select r.*
-    from {{ raw }} as r
-    inner join latest as l
-        on l.dump_id = r._dump_id
-        and l.snapshot_scope is not distinct from
-            {{ ("r." ~ adapter.quote(snapshot_by)) if snapshot_by else "''" }}
+{{ current_dump_rows }}
     where l.duplicate_rows is distinct from 0
     {%- if execute %}
     qualify row_number() over (

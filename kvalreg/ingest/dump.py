@@ -39,7 +39,13 @@ from kvalreg.ingest.reader import (
     read_header,
     read_into_scratch,
 )
-from kvalreg.ingest.validate import ResultRow, Typed, build_typed, validate
+from kvalreg.ingest.validate import (
+    ResultRow,
+    Typed,
+    build_typed,
+    text_compared_columns,
+    validate,
+)
 from kvalreg.paths import Layout
 from kvalreg.registry import Form, Registry
 
@@ -173,7 +179,7 @@ def ingest_dump(
                             registry.format,
                             _positions(header),
                             TYPED_TABLE,
-                            keep_text=_compared_as_text(registry),
+                            keep_text=text_compared_columns(registry),
                         )
                         validation = validate(
                             con,
@@ -274,11 +280,6 @@ def _shown(name: str, position: int, *, data_like: bool) -> str:
     if not data_like and _SHOWABLE_NAME.fullmatch(name) and not _DIGIT_RUN.search(name):
         return name
     return f"<column {position} (name not shown)>"
-
-
-def _compared_as_text(registry: Registry) -> frozenset[str]:
-    """Key columns whose rules read the text as written (RESH list, fnr check)."""
-    return frozenset(c for c in (registry.keys.unit, registry.keys.fnr) if c)
 
 
 def _positions(header: Header) -> dict[str, int]:

@@ -41,6 +41,12 @@ def identifier_columns(registry: Registry, form: Form) -> frozenset[str]:
     return frozenset(c for c in form.columns if c in named or IDENTIFIER_NAME.search(c))
 
 
+def text_compared_columns(registry: Registry) -> frozenset[str]:
+    """Key columns whose rules read the text as written (``resh_unknown`` against the RESH
+    list, ``fnr_invalid``): :func:`build_typed` keeps their text beside the typed value."""
+    return frozenset(c for c in (registry.keys.unit, registry.keys.fnr) if c)
+
+
 def integer_codes(var: Variable) -> bool:
     return bool(var.values) and all(_INT_CODE.fullmatch(c.strip()) for c in var.values)
 
