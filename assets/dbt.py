@@ -17,7 +17,6 @@
 
 import json
 import re
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -32,17 +31,18 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from kvalreg.dbt_project import DBT_PROJECT_DIR
 from kvalreg.indicators.export import export_marts
 from kvalreg.paths import Layout
 from kvalreg.warehouse import connect_holding_lock, table_columns, warehouse_lock
 from resources import WarehouseResource
+from resources.dbt import dbt_resource
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
     )
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 MARTS_JOB = "build_marts"
 MARTS_SENSOR = "marts_after_ingest"
 EXPORTS_KEY = dg.AssetKey(["exports", "marts"])
@@ -113,18 +113,6 @@ class KvalregDbtTranslator(DagsterDbtTranslator):
         # The model's own documentation, not its raw SQL: the macros make the SQL uninformative.
         text = dbt_resource_props.get("description") or ""
         return text or f"dbt {dbt_resource_props['resource_type']} {dbt_resource_props['name']}"
-
-
-def _dbt_executable() -> str:
-    """The dbt beside this interpreter: the daemon may run without the venv on PATH."""
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.is_file() else "dbt"
-
-
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
-        project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=_dbt_executable()
-    )
 
 
 def with_column_schemas(events: Iterable[Any], layout: Layout) -> Iterator[Any]:
@@ -300,5 +288,5 @@ def marts_definitions(
         assets=[dbt_def, exports, *([metadata] if metadata else [])],
         jobs=[job],
         sensors=[build_marts_sensor(job, dbt_def)],
-        resources={"dbt": dbt_resource()},
+        resources={"dbt": dbt_resource(dbt_project)},
     )

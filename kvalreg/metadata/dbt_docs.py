@@ -13,18 +13,16 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kvalreg.dbt_project import DBT_PROJECT_DIR, dbt_executable
 from kvalreg.metadata.files import write_atomic
 from kvalreg.paths import Layout
 from kvalreg.warehouse import connect_holding_lock, table_columns, warehouse_lock
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 
 class DbtDocsError(RuntimeError):
@@ -47,12 +45,6 @@ class DbtDocs:
         return json.loads((self.target / "catalog.json").read_text(encoding="utf-8"))
 
 
-def _dbt_executable() -> str:
-    """The dbt beside this interpreter (the daemon may run without the venv on PATH)."""
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.is_file() else "dbt"
-
-
 def generate_dbt_docs(layout: Layout, target: Path) -> DbtDocs:
     """Run ``dbt docs generate`` against ``layout``'s warehouse, writing into ``target``.
 
@@ -63,7 +55,7 @@ def generate_dbt_docs(layout: Layout, target: Path) -> DbtDocs:
     target.mkdir(parents=True, exist_ok=True)
     stamp = target / "fingerprint.txt"
     cmd = [
-        _dbt_executable(),
+        dbt_executable(),
         "docs",
         "generate",
         "--quiet",
