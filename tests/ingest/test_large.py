@@ -1,4 +1,5 @@
-"""A large dump streams: Python memory stays far below the file size."""
+"""A large dump streams: Python memory stays far below the file size; its raw rows are stored
+in file order, with their lines, even where records span lines."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from kvalreg.paths import Layout
 from .conftest import Connect, Ingest
 
 ROWS = 200_000
+MULTILINE_EVERY = 1000  # every so many records, a comment of two lines
 
 
 def test_large_dump_streams_with_bounded_python_memory(
@@ -27,7 +29,9 @@ def test_large_dump_streams_with_bounded_python_memory(
             fh.write(
                 f"P{i};;{i};{100 if i % 2 else 200};01.02.2024;03.02.2024;17.05.1980;10:15;"
                 f"01.02.2024 10:20;{18 + i % 80};{50 + i % 40},5;{1 + i % 2};I63;0;"
-                f'"{i % 7} Blødning på høyre side; ""kontroll"""\r\n'
+                f'"{i % 7} Blødning på høyre side; ""kontroll""'
+                + ("\nsjekk" if i % MULTILINE_EVERY == 0 else "")
+                + '"\r\n'
             )
     size = path.stat().st_size
     # Warm up first, so that one-off imports (pyarrow for the results frame) are not counted.
@@ -48,4 +52,17 @@ def test_large_dump_streams_with_bounded_python_memory(
             "WHERE _dump_id = ?",
             [out.dump_id],
         ).fetchone()
-    assert got == (ROWS, ROWS + 1, '0 Blødning på høyre side; "kontroll"')
+    assert got == (
+        ROWS,
+        ROWS + 1 + (ROWS - 1) // MULTILINE_EVERY,
+        '0 Blødning på høyre side; "kontroll"',
+    )
+    with connect() as con:
+        out_of_order = con.execute(
+            "SELECT count_if(_source_row <> n OR _source_line <> expected) FROM ("
+            "  SELECT _source_row, _source_line, row_number() OVER () AS n,"
+            "    1 + _source_row + (_source_row - 1) // ? AS expected"
+            "  FROM raw_ingtest.basis WHERE _dump_id = ?)",
+            [MULTILINE_EVERY, out.dump_id],
+        ).fetchone()
+    assert out_of_order == (0,)
