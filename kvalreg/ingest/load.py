@@ -154,6 +154,26 @@ def _insert_results(
     )
 
 
+def _with_lines(typed: Typed) -> tuple[str, str]:
+    """SQL for the line of each typed row (alias ``t``), and the FROM clause it needs.
+
+    Where records span lines, the lines come from an ASOF join (see ``LineNumbers``); run on
+    the record numbers alone and joined back by record number, it is cheaper than one over
+    every column of the dump (insert under the 1 GB bound: 3M rows 8.3 -> 4.7 s, 1M rows
+    1.6 -> 1.1 s).
+    """
+    lines = typed.scratch.lines
+    if lines.breaks is None:
+        return lines.line("t"), f"{typed.table} AS t"
+    numbered = (
+        f"SELECT n._source_row, {lines.line('n')} AS _source_line "
+        f"FROM (SELECT _source_row FROM {typed.table}) AS n{lines.join('n')}"
+    )
+    return "l._source_line", (
+        f"{typed.table} AS t JOIN ({numbered}) AS l ON t._source_row = l._source_row"
+    )
+
+
 def commit(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -176,11 +196,10 @@ def commit(
             table = ensure_raw_table(con, dump.registry, form)
             con.execute(f"DELETE FROM {table} WHERE _dump_id = ?", [dump.dump_id])
             values = ", ".join(f"t.{c.typed} AS {quote_ident(c.var.name)}" for c in typed.columns)
-            lines = typed.scratch.lines
+            line, rows = _with_lines(typed)
             con.execute(
                 f"INSERT INTO {table} BY NAME SELECT {values}, ? AS _dump_id, t._source_row, "
-                f"{lines.line('t')} AS _source_line, ? AS _loaded_at "
-                f"FROM {typed.table} AS t{lines.join('t')} ORDER BY t._source_row",
+                f"{line} AS _source_line, ? AS _loaded_at FROM {rows} ORDER BY t._source_row",
                 [dump.dump_id, dump.processed_at],
             )
         con.execute("DELETE FROM dq.results WHERE dump_id = ?", [dump.dump_id])
