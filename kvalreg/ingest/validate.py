@@ -180,8 +180,10 @@ def build_typed(
     table: str,
     keep_text: frozenset[str] = frozenset(),
 ) -> Typed:
-    """Materialise typed values, parse failures and uniqueness flags, in file order; the text
-    of the typed variables named in ``keep_text`` is kept too."""
+    """Materialise typed values, parse failures and uniqueness flags; the text of the typed
+    variables named in ``keep_text`` is kept too. Rows are in no particular order (a
+    200k-row dump came out rotated): each carries its ``_source_row``, and readers that need
+    file order sort by it."""
     cols: list[TypedColumn] = []
     parsers: list[str] = []
     for i, var in enumerate(form.variables):
@@ -209,13 +211,11 @@ def build_typed(
     )
     typed = ", ".join(c.typed for c in cols)
     texts = ", ".join(f"r{i}" for i in range(len(cols)))
-    # A plain projection keeps file order; only the uniqueness window needs it restored.
-    order = " ORDER BY _source_row" if repeated else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT _source_row, {typed}{kept}{bad}{uniq}
         FROM (SELECT _source_row, {texts}, {", ".join(parsers)}
-              FROM (SELECT _source_row, {inner} FROM {scratch.view})){order}"""
+              FROM (SELECT _source_row, {inner} FROM {scratch.view}))"""
     )
     return Typed(table, scratch, tuple(cols), dict(positions))
 

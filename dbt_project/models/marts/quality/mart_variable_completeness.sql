@@ -3,7 +3,11 @@
     value as NULL), `unknown` = a codebook missing code ("Ukjent"), and completeness =
     1 - (missing + unknown) / forms. Follow-up forms count under their own unit and the
     episode's event year. Variables come from the generated sources, so a codebook change
-    changes this mart without a model edit. -#}
+    changes this mart without a model edit.
+
+    One pass over the episodes per form counts every variable of it (`present<i>`,
+    `unknown<i>`), and a lateral VALUES list turns those columns into one row per variable:
+    a pass per variable read the 10M-row episodes table some forty times (≈ 20 s). -#}
 {%- set branches = [] -%}
 {%- for registry in var('registries') -%}
     {%- set episodes = ref('int_' ~ registry ~ '__episodes') -%}
@@ -11,36 +15,52 @@
         {%- set meta = kvalreg_registry_meta(registry) -%}
         {%- for node in kvalreg_source_nodes('raw_' ~ registry) -%}
             {%- set prefix = '' if node.name == meta.base_form else node.name ~ '_' -%}
+            {%- set variables = [] -%}
             {%- for col in node.columns.values() if not col.name.startswith('_') -%}
                 {#- the episode keys of a follow-up are the base form's (joined on them) -#}
                 {%- if not (prefix and kvalreg_staged_name(col.name, meta['keys'])
                             in ['episode_id', 'patient_id', 'person_key']) -%}
-                {%- set cmeta = col.meta.get('kvalreg', {}) -%}
-                {%- set staged = adapter.quote(prefix ~ kvalreg_staged_name(col.name, meta['keys'])) -%}
-                {%- set codes = cmeta.get('missing_codes', []) -%}
+                {%- do variables.append(col) -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- if variables -%}
                 {%- set sql -%}
     select
         '{{ registry }}' as registry,
         '{{ node.name }}' as form,
-        '{{ col.name }}' as variable,
-        {{ 'true' if cmeta.get('mandatory') else 'false' }} as mandatory,
-        {{ prefix }}unit_resh as unit_resh,
-        event_year as year,
-        count(*) as forms,
-        count(*) - count({{ staged }}) as missing,
-        {%- if codes %}
-        count(*) filter (where cast({{ staged }} as varchar) in (
-            {%- for c in codes %}{{ kvalreg_sql_string(c) }}{{ ", " if not loop.last }}{% endfor %})) as unknown
-        {%- else %}
-        0 as unknown
-        {%- endif %}
-    from {{ episodes }}
-    where {{ prefix }}form_status = 1
-    group by all
+        v.variable,
+        v.mandatory,
+        c.unit_resh,
+        c.year,
+        c.forms,
+        c.forms - v.present as missing,
+        v.unknown
+    from (
+        select
+            {{ prefix }}unit_resh as unit_resh,
+            event_year as year,
+            count(*) as forms
+            {%- for col in variables %}
+            {%- set staged = adapter.quote(prefix ~ kvalreg_staged_name(col.name, meta['keys'])) %}
+            {%- set codes = col.meta.get('kvalreg', {}).get('missing_codes', []) %},
+            count({{ staged }}) as present{{ loop.index }}
+            {%- if codes %},
+            count(*) filter (where cast({{ staged }} as varchar) in (
+                {%- for c in codes %}{{ kvalreg_sql_string(c) }}{{ ", " if not loop.last }}{% endfor %})) as unknown{{ loop.index }}
+            {%- endif %}
+            {%- endfor %}
+        from {{ episodes }}
+        where {{ prefix }}form_status = 1
+        group by all
+    ) as c,
+    lateral (values
+        {%- for col in variables %}
+        ({{ kvalreg_sql_string(col.name) }}, {{ 'true' if col.meta.get('kvalreg', {}).get('mandatory') else 'false' }}, c.present{{ loop.index }}, {{ ('c.unknown' ~ loop.index) if col.meta.get('kvalreg', {}).get('missing_codes') else '0' }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as v (variable, mandatory, present, unknown)
                 {%- endset -%}
                 {%- do branches.append(sql) -%}
-                {%- endif -%}
-            {%- endfor -%}
+            {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
 {%- endfor %}
