@@ -48,6 +48,7 @@ from kvalreg.ingest.validate import (
 )
 from kvalreg.paths import Layout
 from kvalreg.registry import Form, Registry
+from kvalreg.warehouse import ingest_memory_limit
 
 SCRATCH_TABLE = "_kv_scratch"
 TYPED_TABLE = "_kv_typed"
@@ -161,6 +162,7 @@ def ingest_dump(
     scratch_dir = layout.state / "ingest"
     scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp, connect() as con:
+        con.execute(f"SET memory_limit = '{ingest_memory_limit()}'")
         try:
             typed: Typed | None = None
             if not found.fatal and encoding is not None and header is not None:
