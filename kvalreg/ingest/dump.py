@@ -161,8 +161,9 @@ def ingest_dump(
     results: list[ResultRow] = []
     scratch_dir = layout.state / "ingest"
     scratch_dir.mkdir(parents=True, exist_ok=True)
+    memory_limit = ingest_memory_limit()  # a malformed setting fails before the lock is taken
     with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp, connect() as con:
-        con.execute(f"SET memory_limit = '{ingest_memory_limit()}'")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
         try:
             typed: Typed | None = None
             if not found.fatal and encoding is not None and header is not None:

@@ -20,7 +20,13 @@
                 {#- the episode keys of a follow-up are the base form's (joined on them) -#}
                 {%- if not (prefix and kvalreg_staged_name(col.name, meta['keys'])
                             in ['episode_id', 'patient_id', 'person_key']) -%}
-                {%- do variables.append(col) -%}
+                {%- set cmeta = col.meta.get('kvalreg', {}) -%}
+                {%- do variables.append({
+                    'name': col.name,
+                    'staged': adapter.quote(prefix ~ kvalreg_staged_name(col.name, meta['keys'])),
+                    'mandatory': cmeta.get('mandatory', false),
+                    'codes': cmeta.get('missing_codes', []),
+                }) -%}
                 {%- endif -%}
             {%- endfor -%}
             {%- if variables -%}
@@ -40,13 +46,11 @@
             {{ prefix }}unit_resh as unit_resh,
             event_year as year,
             count(*) as forms
-            {%- for col in variables %}
-            {%- set staged = adapter.quote(prefix ~ kvalreg_staged_name(col.name, meta['keys'])) %}
-            {%- set codes = col.meta.get('kvalreg', {}).get('missing_codes', []) %},
-            count({{ staged }}) as present{{ loop.index }}
-            {%- if codes %},
-            count(*) filter (where cast({{ staged }} as varchar) in (
-                {%- for c in codes %}{{ kvalreg_sql_string(c) }}{{ ", " if not loop.last }}{% endfor %})) as unknown{{ loop.index }}
+            {%- for v in variables %},
+            count({{ v.staged }}) as present{{ loop.index }}
+            {%- if v.codes %},
+            count(*) filter (where cast({{ v.staged }} as varchar) in (
+                {%- for c in v.codes %}{{ kvalreg_sql_string(c) }}{{ ", " if not loop.last }}{% endfor %})) as unknown{{ loop.index }}
             {%- endif %}
             {%- endfor %}
         from {{ episodes }}
@@ -54,8 +58,8 @@
         group by all
     ) as c,
     lateral (values
-        {%- for col in variables %}
-        ({{ kvalreg_sql_string(col.name) }}, {{ 'true' if col.meta.get('kvalreg', {}).get('mandatory') else 'false' }}, c.present{{ loop.index }}, {{ ('c.unknown' ~ loop.index) if col.meta.get('kvalreg', {}).get('missing_codes') else '0' }}){{ "," if not loop.last }}
+        {%- for v in variables %}
+        ({{ kvalreg_sql_string(v.name) }}, {{ 'true' if v.mandatory else 'false' }}, c.present{{ loop.index }}, {{ ('c.unknown' ~ loop.index) if v.codes else '0' }}){{ "," if not loop.last }}
         {%- endfor %}
     ) as v (variable, mandatory, present, unknown)
                 {%- endset -%}
