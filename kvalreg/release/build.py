@@ -21,7 +21,6 @@ data changed meanwhile (a newer dump), the build refuses instead of changing the
 from __future__ import annotations
 
 import getpass
-import itertools
 import json
 import os
 import shutil
@@ -42,7 +41,7 @@ from kvalreg.release import package, source
 from kvalreg.release.describe import EPISODE, PERSON, codebook_frames, package_readme
 from kvalreg.release.generalise import generalise
 from kvalreg.release.kanon import KReport, k_anonymise
-from kvalreg.release.log import ReleaseLog, person_hashes
+from kvalreg.release.log import PersonEntries, ReleaseLog, person_hashes
 from kvalreg.release.pseudonym import day_shifts, derive_key, master_secret, pseudonyms
 from kvalreg.release.request import (
     ReleaseRefused,
@@ -459,12 +458,11 @@ def build_release(
         in_package = tables.fnr_by_person.filter(pl.col(PERSON).is_in(kept.implode()))
         hashes = person_hashes(layout.secrets, registry.name, in_package["fnr"].unique())
         log.append(
-            itertools.chain(
-                [_release_entry(request, triggered_by, archive_sha, result, registry)],
-                ({"kind": "person", "release": request.release_id, "person": h}
-                 for h in hashes.sort()),
-            )
-        )  # fmt: skip
+            [
+                _release_entry(request, triggered_by, archive_sha, result, registry),
+                PersonEntries(request.release_id, hashes.sort()),
+            ]
+        )
         result.logged = True
     return result
 

@@ -74,6 +74,51 @@ def person_hashes(secrets_dir: Path, registry: str, fnrs: pl.Series) -> pl.Serie
     return pseudonyms(fnrs.cast(pl.String).str.strip_chars(), key)
 
 
+@dataclass(frozen=True)
+class PersonEntries:
+    """One ``person`` entry per hash, all of one release: what a release build logs.
+
+    Written from a fixed template rather than through the JSON encoder, which halves the
+    log's time (3M persons at 10M episodes: ≈ 18 of its 21 s went to encoding and MACs);
+    the template gives the canonical encoding byte for byte (tests/release/test_log.py).
+    """
+
+    release: str
+    hashes: Iterable[str]
+
+
+class _Chain:
+    """The running ``seq`` and ``prev`` of an append; closes each entry's line with its mac."""
+
+    def __init__(self, key: bytes, seq: int, prev: str) -> None:
+        self.key, self.seq, self.prev = key, seq, prev
+
+    def line(self, text: str) -> str:
+        """``text`` (an entry's canonical JSON without ``mac``) as a log line; the mac closes
+        the line (verify parses it out; one encode, not two)."""
+        self.prev = hmac.digest(self.key, text.encode(), "sha256").hex()
+        return f'{text[:-1]},"mac":"{self.prev}"}}\n'
+
+
+def _lines(
+    bodies: Iterable[dict[str, Any] | PersonEntries], chain: _Chain, at: str
+) -> Iterator[str]:
+    for body in bodies:
+        if isinstance(body, PersonEntries):
+            # Canonical order of the keys: at, kind, person, prev, release, seq.
+            head = f'{{"at":{_CANONICAL.encode(at)},"kind":"person","person":'
+            tail = f'","release":{_CANONICAL.encode(body.release)},"seq":'
+            encode = _CANONICAL.encode
+            for person in body.hashes:
+                chain.seq += 1
+                yield chain.line(f'{head}{encode(person)},"prev":"{chain.prev}{tail}{chain.seq}}}')
+        else:
+            chain.seq += 1
+            yield chain.line(
+                _CANONICAL.encode({**body, "seq": chain.seq, "prev": chain.prev, "at": at})
+            )
+
+
 class ReleaseLog:
     """``KVALREG_HOME/releases/log/utleveringslogg.jsonl`` and its head file."""
 
@@ -100,31 +145,24 @@ class ReleaseLog:
         data = json.loads(self.head.read_text(encoding="utf-8"))
         return int(data["seq"]), str(data["mac"])
 
-    def append(self, bodies: Iterable[dict[str, Any]]) -> int:
-        """Append entries (each a dict with ``kind``) under an exclusive lock; returns the last
-        ``seq``. Entries are written in batches as ``bodies`` yields them (a release of
-        millions of persons is never held as text); if producing or writing one fails, the
-        log is cut back to where it was. They are fsynced before the head moves, so a crash
-        leaves at worst entries beyond the head, which ``verify`` reports."""
+    def append(self, bodies: Iterable[dict[str, Any] | PersonEntries]) -> int:
+        """Append entries (each a dict with ``kind``, or a ``PersonEntries``) under an exclusive
+        lock; returns the last ``seq``. Entries are written in batches as ``bodies`` yields
+        them (a release of millions of persons is never held as text); if producing or writing
+        one fails, the log is cut back to where it was. They are fsynced before the head
+        moves, so a crash leaves at worst entries beyond the head, which ``verify`` reports."""
         key = self._key()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            seq, prev = self._read_head()
+            chain = _Chain(key, *self._read_head())
             at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             start = os.lseek(fd, 0, os.SEEK_END)
             try:
-                todo = iter(bodies)
+                todo = _lines(bodies, chain, at)
                 while batch := list(itertools.islice(todo, _BATCH)):
-                    lines = []
-                    for body in batch:
-                        seq += 1
-                        text = _CANONICAL.encode({**body, "seq": seq, "prev": prev, "at": at})
-                        prev = hmac.digest(key, text.encode(), "sha256").hex()
-                        # The mac closes the line (verify parses it out; one encode, not two).
-                        lines.append(f'{text[:-1]},"mac":"{prev}"}}\n')
-                    _write_all(fd, "".join(lines).encode("utf-8"))
+                    _write_all(fd, "".join(batch).encode("utf-8"))
                 os.fsync(fd)
             except BaseException:
                 os.ftruncate(fd, start)  # an append fails whole: no entries beyond the head
@@ -132,11 +170,13 @@ class ReleaseLog:
             finally:
                 os.close(fd)
             tmp = self.head.with_name(self.head.name + ".tmp")
-            tmp.write_text(json.dumps({"seq": seq, "mac": prev}) + "\n", encoding="utf-8")
+            tmp.write_text(
+                json.dumps({"seq": chain.seq, "mac": chain.prev}) + "\n", encoding="utf-8"
+            )
             with tmp.open("rb") as fh:
                 os.fsync(fh.fileno())
             tmp.replace(self.head)
-            return seq
+            return chain.seq
 
     def verify(self) -> Verification:
         """Recompute the chain; every edited, removed, reordered or added entry is reported."""

@@ -10,7 +10,7 @@ import pytest
 
 from kvalreg.cli import main
 from kvalreg.paths import Layout
-from kvalreg.release.log import ReleaseLog
+from kvalreg.release.log import PersonEntries, ReleaseLog
 
 
 @pytest.fixture
@@ -81,6 +81,27 @@ def test_an_append_larger_than_one_write_batch_chains(log: ReleaseLog) -> None:
     persons = ({"kind": "person", "release": "c@v1", "person": f"q{i}"} for i in range(25_001))
     assert log.append(persons) == 5 + 25_001
     assert log.verify().ok
+
+
+def test_person_entries_are_the_canonical_entries_of_their_dicts(
+    log: ReleaseLog, kvalreg_env: Layout
+) -> None:
+    """The template for a release's person entries writes what the JSON encoder would: verify
+    re-encodes every entry canonically, so one byte off breaks its mac; a hash that needs
+    escaping, a release id with non-ASCII and a batch boundary are included."""
+    hashes = ["plain", 'q"uote\\', "ø\u2028"] + [f"h{i}" for i in range(10_001)]
+    release = "æøå-demo@v1"
+    assert log.append([{"kind": "release", "release": release}, PersonEntries(release, hashes)])
+    assert log.verify().ok
+    other = ReleaseLog(kvalreg_env.home / "other.jsonl", kvalreg_env.secrets)
+    other.append({"kind": "person", "release": release, "person": h} for h in hashes)
+    ignore = {"seq", "prev", "mac", "at"}
+    ours = list(log.entries())[-len(hashes) :]  # not splitlines: U+2028 is no line end here
+    theirs = list(other.entries())
+    assert [{k: v for k, v in e.items() if k not in ignore} for e in ours] == [
+        {k: v for k, v in e.items() if k not in ignore} for e in theirs
+    ]
+    assert [e["seq"] for e in ours] == list(range(7, 7 + len(hashes)))
 
 
 def test_an_append_that_fails_midway_leaves_the_log_as_it_was(log: ReleaseLog) -> None:
