@@ -15,6 +15,7 @@ import codecs
 import csv
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,13 +247,18 @@ def read_into_scratch(
     # Trimmed (spaces only, so embedded newlines still count) and empty -> NULL while reading:
     # one materialisation of the file instead of two.
     trimmed = ", ".join(f"NULLIF(trim({n}), '') AS {n}" for n in names)
-    con.execute(
-        f"""CREATE TEMP TABLE {table} AS SELECT {trimmed} FROM read_csv(?,
+    # The line scan reads the file in a second thread while DuckDB reads it (DuckDB releases
+    # the GIL): 10M-row dump, the scan's 6.6 s no longer after the read.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(scan_lines, csv_path)
+        con.execute(
+            f"""CREATE TEMP TABLE {table} AS SELECT {trimmed} FROM read_csv(?,
             delim = ?, quote = '"', escape = '"', header = true, auto_detect = false,
             columns = {columns}, strict_mode = true, null_padding = false,
             store_rejects = true, rejects_table = '{rej_table}', rejects_scan = '{rej_scan}')""",
-        [str(csv_path), separator],
-    )
+            [str(csv_path), separator],
+        )
+        scan = scanning.result()
     raw_rejects = con.execute(
         f"SELECT line, line_byte_position, column_name, error_type FROM {rej_table} "
         "ORDER BY line, column_idx"
@@ -260,7 +266,6 @@ def read_into_scratch(
     for t in (rej_table, rej_scan):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     rows = _scalar(con, f"SELECT count(*) FROM {table}")
-    scan = scan_lines(csv_path)
     physical = lines_at_offsets(csv_path, (int(r[1]) for r in raw_rejects))
     rejects = tuple(
         Reject(
