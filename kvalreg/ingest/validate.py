@@ -183,9 +183,8 @@ def build_typed(
 ) -> Typed:
     """Materialise typed values, parse failures, uniqueness flags and each record's hash (of
     its text, for the duplicate check); the text of the typed variables named in
-    ``keep_text`` is kept too. Rows are in no particular order (a
-    200k-row dump came out rotated): each carries its ``_source_row``, and readers that need
-    file order sort by it."""
+    ``keep_text`` is kept too. Rows are in no particular order (a 200k-row dump came out
+    rotated): each carries its ``_source_row``, and readers that need file order sort by it."""
     cols: list[TypedColumn] = []
     parsers: list[str] = []
     for i, var in enumerate(form.variables):
