@@ -11,7 +11,8 @@ which has no integrity of its own. A recipient opens one envelope with::
 
 ``cryptography`` seals in memory (bytes in, bytes out), so large files are cut into parts of
 at most :data:`PART_BYTES` plaintext bytes, each sealed on its own; peak memory is about four
-times the part size (plaintext, signed, encrypted, and the copy being written).
+times the part size per part being sealed (plaintext, signed, encrypted, and the copy being
+written), and staging seals two parts at a time (``delivery.package.SEALING_THREADS``).
 ``cryptography`` has no CMS verification API, so :func:`open_envelope` decrypts with it and
 verifies with the ``openssl`` binary — the same tool the recipient uses.
 """

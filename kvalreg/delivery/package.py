@@ -19,6 +19,8 @@ import math
 import os
 import secrets
 import shutil
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,11 @@ from cryptography import x509
 from kvalreg.delivery.atomic import fsync_dir
 from kvalreg.delivery.envelope import PART_BYTES, Signer, seal
 from kvalreg.store import safe_component, sha256_file
+
+# Parts sealed at once. cryptography releases the GIL for part of sealing, and hashing and
+# writing release it too: four 64 MiB parts 1.42 s one at a time, 1.03 s two at a time.
+# Peak memory is about four times the part size per part in flight (envelope.py).
+SEALING_THREADS = 2
 
 MANIFEST_NAME = "MANIFEST.json.p7m"
 MANIFEST_FORMAT = "kvalreg-delivery/1"
@@ -120,6 +127,54 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def _seal_parts(
+    pool: ThreadPoolExecutor,
+    item: Item,
+    folder: Path,
+    signer: Signer,
+    recipient_cert: x509.Certificate,
+    part_bytes: int,
+) -> tuple[list[tuple[dict[str, object], Upload]], str]:
+    """Seal ``item`` part by part into ``folder``: each part's manifest entry and upload, in
+    order, and the whole file's SHA-256.
+
+    Parts are read (and the whole file hashed) in order here and sealed, hashed and written by
+    ``pool``, at most :data:`SEALING_THREADS` parts at a time, so memory stays bounded.
+    """
+    count = max(1, math.ceil(item.path.stat().st_size / part_bytes))
+    width = max(3, len(str(count)))
+    whole = hashlib.sha256()
+    pending: deque[Future[tuple[dict[str, object], Upload]]] = deque()
+    sealed = []
+    with open(item.path, "rb") as fh:
+        for n in range(1, count + 1):
+            if len(pending) == SEALING_THREADS:
+                sealed.append(pending.popleft().result())
+            chunk = fh.read(part_bytes)
+            whole.update(chunk)
+            name = f"{item.name}.{n:0{width}d}.p7m"
+            pending.append(pool.submit(_seal_part, chunk, folder / name, signer, recipient_cert))
+            del chunk
+    sealed.extend(f.result() for f in pending)
+    return sealed, whole.hexdigest()
+
+
+def _seal_part(
+    chunk: bytes, path: Path, signer: Signer, recipient_cert: x509.Certificate
+) -> tuple[dict[str, object], Upload]:
+    sealed = seal(chunk, signer, recipient_cert)
+    _write_synced(path, sealed)
+    envelope_sha256 = hashlib.sha256(sealed).hexdigest()
+    entry: dict[str, object] = {
+        "file": path.name,
+        "bytes": len(chunk),
+        "sha256": hashlib.sha256(chunk).hexdigest(),
+        "envelope_bytes": len(sealed),
+        "envelope_sha256": envelope_sha256,
+    }
+    return entry, Upload(path.name, path.name, len(sealed), envelope_sha256)
+
+
 def stage(
     outbox: Path,
     ident: str,
@@ -139,34 +194,13 @@ def stage(
     tmp.mkdir()
     try:
         files, uploads = [], []
-        for item in items:
-            size = item.path.stat().st_size
-            count = max(1, math.ceil(size / part_bytes))
-            width = max(3, len(str(count)))
-            whole = hashlib.sha256()
-            parts = []
-            with open(item.path, "rb") as fh:
-                for n in range(1, count + 1):
-                    chunk = fh.read(part_bytes)
-                    whole.update(chunk)
-                    sealed = seal(chunk, signer, recipient_cert)
-                    name = f"{item.name}.{n:0{width}d}.p7m"
-                    _write_synced(tmp / name, sealed)
-                    env_sha = hashlib.sha256(sealed).hexdigest()
-                    parts.append(
-                        {
-                            "file": name,
-                            "bytes": len(chunk),
-                            "sha256": hashlib.sha256(chunk).hexdigest(),
-                            "envelope_bytes": len(sealed),
-                            "envelope_sha256": env_sha,
-                        }
-                    )
-                    uploads.append(Upload(name, name, len(sealed), env_sha))
-                    del chunk, sealed
-            files.append(
-                {"name": item.name, "bytes": size, "sha256": whole.hexdigest(), "parts": parts}
-            )
+        with ThreadPoolExecutor(max_workers=SEALING_THREADS) as pool:
+            for item in items:
+                size = item.path.stat().st_size
+                sealed, whole = _seal_parts(pool, item, tmp, signer, recipient_cert, part_bytes)
+                uploads.extend(upload for _, upload in sealed)
+                parts = [entry for entry, _ in sealed]
+                files.append({"name": item.name, "bytes": size, "sha256": whole, "parts": parts})
         manifest = {
             "format": MANIFEST_FORMAT,
             "delivery_id": ident,
