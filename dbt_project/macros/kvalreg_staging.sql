@@ -8,7 +8,10 @@
       event_year, registered_at, form_status); other variables keep their codebook names.
     * The fnr never leaves raw: it becomes `person_key` (SHA-256), enough to link registry and
       NPR rows but not to print an identifier in a model, test failure or log.
-    * Coded variables get a `<name>_label` column with the codebook's value text.
+    * Coded variables get a `<name>_label` column with the codebook's value text, as an ENUM
+      of the texts in alphabetical order (so it sorts as text would): a small integer per
+      row instead of a string through the follow-up window, the join and the write of
+      int_<registry>__episodes (10M episodes, 13 labels: 32.8 -> 24.6 s; build 76 -> 66 s).
     * Exact duplicate records (a re-sent row) count once. Ingestion counts them per dump
       (meta.dumps.duplicate_rows); the window over every column that removes them is the
       costliest step of staging, so it runs only for a dump with some (or not counted). -#}
@@ -93,11 +96,15 @@ select
     {{ q }},
     {%- set values = col.meta.get('kvalreg', {}).get('values', {}) %}
     {%- if values %}
-    case cast({{ q }} as varchar)
+    cast(case cast({{ q }} as varchar)
         {%- for code, text in values.items() %}
         when {{ kvalreg_sql_string(code) }} then {{ kvalreg_sql_string(text) }}
         {%- endfor %}
-    end as {{ adapter.quote(col.name ~ '_label') }},
+    end as enum(
+        {%- for text in values.values() | map('string') | unique | sort -%}
+        {{ kvalreg_sql_string(text) }}{{ ", " if not loop.last }}
+        {%- endfor -%}
+    )) as {{ adapter.quote(col.name ~ '_label') }},
     {%- endif %}
     {%- endif %}
 {%- endfor %}
