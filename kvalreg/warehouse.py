@@ -79,10 +79,19 @@ def duckdb_config() -> dict[str, str]:
     dbt's connections have their own bound, ``KVALREG_DBT_MEMORY`` (``dbt_project/profiles.yml``),
     and ingestion sets its own on its connection (:func:`ingest_memory_limit`).
     """
-    return {"memory_limit": os.environ.get("KVALREG_DUCKDB_MEMORY", "1GB")}
+    return {"memory_limit": memory_setting("KVALREG_DUCKDB_MEMORY", "1GB")}
 
 
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B", re.IGNORECASE)
+
+
+def memory_setting(variable: str, default: str) -> str:
+    """A DuckDB memory size from environment ``variable``: refused with a message naming the
+    variable unless it is a plain size (it is interpolated into ``SET memory_limit``)."""
+    value = os.environ.get(variable, default).strip()
+    if not _MEMORY.fullmatch(value):
+        raise ValueError(f"{variable}={value!r}: expected a size such as 3GB or 512MB")
+    return value
 
 
 def ingest_memory_limit() -> str:
@@ -92,10 +101,7 @@ def ingest_memory_limit() -> str:
     1.2 -> 2.7 GB), 10M rows 95.5 -> 81.9 s (1.3 -> 3.3 GB); a 1M-row dump takes 1.1 GB
     either way. Ingestion runs alone, so the bound adds nothing to the peak of a whole run,
     set by the release build (6.4 GB at 10M rows)."""
-    value = os.environ.get("KVALREG_INGEST_MEMORY", "3GB").strip()
-    if not _MEMORY.fullmatch(value):
-        raise ValueError(f"KVALREG_INGEST_MEMORY={value!r}: expected a size such as 3GB or 512MB")
-    return value
+    return memory_setting("KVALREG_INGEST_MEMORY", "3GB")
 
 
 @contextmanager

@@ -83,3 +83,14 @@ def test_timeout_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert warehouse.lock_timeout_from_env() == 12.5
     monkeypatch.delenv("KVALREG_WAREHOUSE_LOCK_TIMEOUT")
     assert warehouse.lock_timeout_from_env() == warehouse.DEFAULT_LOCK_TIMEOUT_SECONDS
+
+
+def test_a_malformed_memory_bound_is_refused_naming_the_variable(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KVALREG_DUCKDB_MEMORY", "1GB'; DROP TABLE x; --")
+    with pytest.raises(ValueError, match="KVALREG_DUCKDB_MEMORY"), warehouse.connect(layout):
+        pass
+    monkeypatch.setenv("KVALREG_DUCKDB_MEMORY", "512MB")
+    with warehouse.connect(layout) as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() is not None
