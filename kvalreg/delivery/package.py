@@ -127,21 +127,22 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _seal_parts(
+def _seal_file(
     pool: ThreadPoolExecutor,
     item: Item,
     folder: Path,
     signer: Signer,
     recipient_cert: x509.Certificate,
     part_bytes: int,
-) -> tuple[list[tuple[dict[str, object], Upload]], str]:
-    """Seal ``item`` part by part into ``folder``: each part's manifest entry and upload, in
-    order, and the whole file's SHA-256.
+) -> tuple[dict[str, object], list[Upload]]:
+    """Seal ``item`` part by part into ``folder``: its manifest entry (size, SHA-256, parts in
+    order) and its parts' uploads.
 
     Parts are read (and the whole file hashed) in order here and sealed, hashed and written by
     ``pool``, at most :data:`SEALING_THREADS` parts at a time, so memory stays bounded.
     """
-    count = max(1, math.ceil(item.path.stat().st_size / part_bytes))
+    size = item.path.stat().st_size
+    count = max(1, math.ceil(size / part_bytes))
     width = max(3, len(str(count)))
     whole = hashlib.sha256()
     pending: deque[Future[tuple[dict[str, object], Upload]]] = deque()
@@ -156,7 +157,9 @@ def _seal_parts(
             pending.append(pool.submit(_seal_part, chunk, folder / name, signer, recipient_cert))
             del chunk
     sealed.extend(f.result() for f in pending)
-    return sealed, whole.hexdigest()
+    parts = [entry for entry, _ in sealed]
+    entry = {"name": item.name, "bytes": size, "sha256": whole.hexdigest(), "parts": parts}
+    return entry, [upload for _, upload in sealed]
 
 
 def _seal_part(
@@ -196,11 +199,11 @@ def stage(
         files, uploads = [], []
         with ThreadPoolExecutor(max_workers=SEALING_THREADS) as pool:
             for item in items:
-                size = item.path.stat().st_size
-                sealed, whole = _seal_parts(pool, item, tmp, signer, recipient_cert, part_bytes)
-                uploads.extend(upload for _, upload in sealed)
-                parts = [entry for entry, _ in sealed]
-                files.append({"name": item.name, "bytes": size, "sha256": whole, "parts": parts})
+                entry, item_uploads = _seal_file(
+                    pool, item, tmp, signer, recipient_cert, part_bytes
+                )
+                files.append(entry)
+                uploads.extend(item_uploads)
         manifest = {
             "format": MANIFEST_FORMAT,
             "delivery_id": ident,
