@@ -3,8 +3,9 @@
 Order of work, and why:
 1. Cheap structural pre-checks in Python (empty, encoding, header) so a wrong file is rejected
    before DuckDB spends time on it and with a precise reason.
-2. DuckDB reads every record as text into a scratch table; malformed records are fatal.
-3. The codebook's rules run as SQL over the scratch table (``validate``).
+2. DuckDB reads every record once, typing its values as it reads (``TypingPlan``);
+   malformed records are fatal.
+3. The codebook's rules run as SQL over the typed table (``validate``).
 4. One transaction writes raw rows (accepted dumps only), DQ results and ``meta.dumps``.
 5. Only after the commit does the original move to ``archive/`` or ``quarantine/``. A failure
    before that leaves the original where it was and the warehouse unchanged; a crash after the
@@ -33,16 +34,17 @@ from kvalreg.ingest.load import DumpRecord, commit
 from kvalreg.ingest.problems import Example, Problem, Severity
 from kvalreg.ingest.reader import (
     COMMON_SEPARATORS,
+    CsvFile,
     Header,
-    Scratch,
-    drop_scratch,
+    Records,
+    drop_records,
     read_header,
-    read_into_scratch,
+    read_records,
 )
 from kvalreg.ingest.validate import (
     ResultRow,
     Typed,
-    build_typed,
+    TypingPlan,
     text_compared_columns,
     validate,
 )
@@ -50,7 +52,6 @@ from kvalreg.paths import Layout
 from kvalreg.registry import Form, Registry
 from kvalreg.warehouse import ingest_memory_limit
 
-SCRATCH_TABLE = "_kv_scratch"
 TYPED_TABLE = "_kv_typed"
 MAX_REJECT_EXAMPLES = 5
 # A header name from the file is only echoed if it looks like a column name: a file without a
@@ -171,19 +172,18 @@ def ingest_dump(
                 if not is_utf8(encoding):
                     csv_path = Path(tmp) / "utf8.csv"
                     transcode_to_utf8(path, csv_path, encoding)
-                scratch = _read(con, csv_path, header, registry, found)
-                if scratch is not None:
-                    rows = scratch.rows + scratch.rejected_records
+                plan = TypingPlan.of(
+                    form,
+                    registry.format,
+                    _positions(header),
+                    keep_text=text_compared_columns(registry),
+                )
+                csv = CsvFile(csv_path, header, registry.format.separator)
+                records = _read(con, csv, plan, found)
+                if records is not None:
+                    rows = records.rows + records.rejected_records
                     if not found.fatal:
-                        typed = build_typed(
-                            con,
-                            scratch,
-                            form,
-                            registry.format,
-                            _positions(header),
-                            TYPED_TABLE,
-                            keep_text=text_compared_columns(registry),
-                        )
+                        typed = plan.typed(con, records)
                         validation = validate(
                             con,
                             typed,
@@ -236,8 +236,7 @@ def ingest_dump(
             )
         finally:
             with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP TABLE IF EXISTS temp.{TYPED_TABLE}")
-                drop_scratch(con, SCRATCH_TABLE)
+                drop_records(con, TYPED_TABLE)
     problems = tuple(found.problems)
     if status == "accepted":
         stored = store.archive(
@@ -383,17 +382,11 @@ def _prechecks(
 
 
 def _read(
-    con: duckdb.DuckDBPyConnection,
-    csv_path: Path,
-    header: Header,
-    registry: Registry,
-    found: _Findings,
-) -> Scratch | None:
-    """DuckDB read into the scratch table; malformed records and header-only files are fatal."""
+    con: duckdb.DuckDBPyConnection, csv: CsvFile, plan: TypingPlan, found: _Findings
+) -> Records | None:
+    """DuckDB read into the typed table; malformed records and header-only files are fatal."""
     try:
-        scratch = read_into_scratch(
-            con, csv_path, header, separator=registry.format.separator, table=SCRATCH_TABLE
-        )
+        records = read_records(con, csv, TYPED_TABLE, plan.select)
     except duckdb.Error as exc:
         # DuckDB's message may quote the offending row, so only the error class is reported.
         found.fail(
@@ -401,28 +394,28 @@ def _read(
             f"the file could not be parsed as CSV ({type(exc).__name__})",
         )
         return None
-    if scratch.rows == 0 and not scratch.rejects:
+    if records.rows == 0 and not records.rejects:
         found.fail("file_header_only", "the file has a header but no data records", line=2)
-        return scratch
+        return records
     found.evaluate("file_header_only", 0)
-    records = scratch.rows + scratch.rejected_records
-    if scratch.rejects:
-        kinds = Counter(r.error_type for r in scratch.rejects)
+    total = records.rows + records.rejected_records
+    if records.rejects:
+        kinds = Counter(r.error_type for r in records.rejects)
         summary = ", ".join(f"{kind.lower()}: {n}" for kind, n in sorted(kinds.items()))
-        first = scratch.rejects[0]
+        first = records.rejects[0]
         found.fail(
             "file_malformed_rows",
-            f"{scratch.rejected_records} malformed record(s) ({summary}); "
+            f"{records.rejected_records} malformed record(s) ({summary}); "
             "check the field count, quotes and a possibly truncated last line",
-            violated=scratch.rejected_records,
-            denominator=records,
+            violated=records.rejected_records,
+            denominator=total,
             line=first.line,
             column=first.column,
             examples=tuple(
                 Example(line=r.line, record=r.record, column=r.column)
-                for r in scratch.rejects[:MAX_REJECT_EXAMPLES]
+                for r in records.rejects[:MAX_REJECT_EXAMPLES]
             ),
         )
     else:
-        found.evaluate("file_malformed_rows", 0, records)
-    return scratch
+        found.evaluate("file_malformed_rows", 0, total)
+    return records

@@ -163,7 +163,7 @@ def _with_lines(typed: Typed) -> tuple[str, str]:
     1.6 -> 1.1 s). The caller sorts by record number: neither the typed table nor the join
     is in file order, and the raw table is.
     """
-    lines = typed.scratch.lines
+    lines = typed.records.lines
     if lines.breaks is None:
         return lines.line("t"), f"{typed.table} AS t"
     numbered = (

@@ -24,7 +24,7 @@ from kvalreg.codebook.canonical import Variable, VarType
 from kvalreg.dq.checks import Check
 from kvalreg.fnr import sql_with_validity
 from kvalreg.ingest.problems import Example, Problem
-from kvalreg.ingest.reader import Scratch
+from kvalreg.ingest.reader import Records, lit
 from kvalreg.registry import Form, FormatHints, Registry
 
 EXAMPLES_PER_PROBLEM = 3
@@ -44,7 +44,7 @@ def identifier_columns(registry: Registry, form: Form) -> frozenset[str]:
 
 def text_compared_columns(registry: Registry) -> frozenset[str]:
     """Key columns whose rules read the text as written (``resh_unknown`` against the RESH
-    list, ``fnr_invalid``): :func:`build_typed` keeps their text beside the typed value."""
+    list, ``fnr_invalid``): :class:`TypingPlan` keeps their text beside the typed value."""
     return frozenset(c for c in (registry.keys.unit, registry.keys.fnr) if c)
 
 
@@ -69,11 +69,6 @@ def sql_type(var: Variable) -> str:
             return "BIGINT" if integer_codes(var) else "VARCHAR"
         case _:
             return "VARCHAR"
-
-
-def lit(text: str) -> str:
-    """A SQL string literal; codebook and hint text is data, never SQL."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _str_list(values: Sequence[str]) -> str:
@@ -124,11 +119,12 @@ def parse_sql(var: Variable, r: str, hints: FormatHints) -> tuple[str, str]:
             )
         case "BOOLEAN", _:
             values = "/".join((*hints.true_values, *hints.false_values))
-            return (
-                f"CASE WHEN {r} IN ({', '.join(lit(v) for v in hints.true_values)}) THEN true "
-                f"WHEN {r} IN ({', '.join(lit(v) for v in hints.false_values)}) THEN false END",
-                f"one of {values}",
-            )
+            # A simple CASE, not ``IN (...)``: DuckDB plans a long IN list as a join, and the
+            # typed table would lose file order (see ``TypingPlan.select``).
+            whens = [(v, "true") for v in hints.true_values]
+            whens += [(v, "false") for v in hints.false_values]
+            cases = " ".join(f"WHEN {lit(v)} THEN {b}" for v, b in whens)
+            return f"CASE {r} {cases} END", f"one of {values}"
         case _:
             return r, "text"
 
@@ -153,87 +149,105 @@ class TypedColumn:
 
 @dataclass(frozen=True)
 class Typed:
-    """The table validation and load both read: ``_source_row``, the typed value ``t<i>`` per
-    codebook variable, a ``_bad<i>`` flag per typed (non-text) variable whose text does not
-    parse, the ``_uniq<i>`` flags, and the text ``r<i>`` only of the typed variables rules
-    compare as text (unit, fnr); lines come from ``scratch.lines``.
+    """The table validation and load both read (``table``, a view of ``records``): the
+    ``_source_row``, the typed value ``t<i>`` per codebook variable, a ``_bad<i>`` flag per
+    typed (non-text) variable whose text does not parse, the ``_uniq<i>`` flags, each record's
+    hash, and the text ``r<i>`` only of the typed variables rules compare as text (unit,
+    fnr); lines come from ``records.lines``.
 
-    Materialised once because parsing dates and numbers is the expensive part of validation,
-    and the counts, the examples and the load all need the typed values. The text of every
-    variable stays in the scratch table (examples read it from there): a second copy of it
-    here doubled the memory of a dump and, beyond DuckDB's memory bound, the time."""
+    Built while the file is read (:meth:`TypingPlan.select`): parsing dates and numbers is the
+    expensive part of validation, and the counts, the examples and the load all need the typed
+    values. The text of every variable is not kept: a copy of it doubled the memory of a dump
+    and, beyond DuckDB's memory bound, the time; reports read what they show from the file
+    (``records.texts``)."""
 
     table: str
-    scratch: Scratch
+    records: Records
     columns: tuple[TypedColumn, ...]
-    positions: Mapping[str, int]  # codebook name -> scratch column index
 
     def column(self, name: str) -> TypedColumn | None:
         return next((c for c in self.columns if c.var.name == name), None)
 
 
-def build_typed(
-    con: duckdb.DuckDBPyConnection,
-    scratch: Scratch,
-    form: Form,
-    hints: FormatHints,
-    positions: Mapping[str, int],
-    table: str,
-    keep_text: frozenset[str] = frozenset(),
-) -> Typed:
-    """Materialise typed values, parse failures, uniqueness flags and each record's hash (of
-    its text, for the duplicate check); the text of the typed variables named in
-    ``keep_text`` is kept too. Rows are in no particular order (a 200k-row dump came out
-    rotated): each carries its ``_source_row``, and readers that need file order sort by it."""
-    cols: list[TypedColumn] = []
-    parsers: list[str] = []
-    for i, var in enumerate(form.variables):
-        parse, expected = parse_sql(var, f"r{i}", hints)
-        kind = sql_type(var)
-        text = f"t{i}" if kind == "VARCHAR" else (f"r{i}" if var.name in keep_text else None)
-        bad = None if kind == "VARCHAR" else f"_bad{i}"
-        cols.append(TypedColumn(var, f"t{i}", kind, expected, f"c{positions[var.name]}", text, bad))
-        parsers.append(f"{parse} AS t{i}")
-    inner = ", ".join(f"c{positions[c.var.name]} AS r{i}" for i, c in enumerate(cols))
-    repeated = _repeating(
-        con, scratch, [(i, positions[c.var.name]) for i, c in enumerate(cols) if c.var.unique]
-    )
-    uniq = "".join(
-        f", CASE WHEN r{i} IS NULL THEN false ELSE row_number() OVER "
-        f"(PARTITION BY r{i} ORDER BY _source_row) > 1 END AS _uniq{i}"
-        if i in repeated
-        else f", false AS _uniq{i}"
-        for i, c in enumerate(cols)
-        if c.var.unique
-    )
-    kept = "".join(f", r{i}" for i, c in enumerate(cols) if c.text == f"r{i}")
-    bad = "".join(
-        f", r{i} IS NOT NULL AND t{i} IS NULL AS {c.bad}" for i, c in enumerate(cols) if c.bad
-    )
-    typed = ", ".join(c.typed for c in cols)
-    texts = ", ".join(f"r{i}" for i in range(len(cols)))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT _source_row, {typed}{kept}{bad}{uniq}, hash({texts}) AS {ROW_HASH}
-        FROM (SELECT _source_row, {texts}, {", ".join(parsers)}
-              FROM (SELECT _source_row, {inner} FROM {scratch.view}))"""
-    )
-    return Typed(table, scratch, tuple(cols), dict(positions))
+@dataclass(frozen=True)
+class TypingPlan:
+    """How a form's columns become typed values; :func:`read_records` runs :meth:`select`."""
 
+    columns: tuple[TypedColumn, ...]
+    parsers: tuple[str, ...]  # SQL of t<i> over the trimmed text r<i>
 
-def _repeating(
-    con: duckdb.DuckDBPyConnection, scratch: Scratch, unique: Sequence[tuple[int, int]]
-) -> frozenset[int]:
-    """Which unique columns (variable index, scratch position) repeat a value at all.
+    @classmethod
+    def of(
+        cls,
+        form: Form,
+        hints: FormatHints,
+        positions: Mapping[str, int],
+        keep_text: frozenset[str] = frozenset(),
+    ) -> TypingPlan:
+        """The plan for ``form``, whose columns sit at ``positions`` of the file; the text of
+        the typed variables named in ``keep_text``, and of unique ones, is kept too."""
+        cols: list[TypedColumn] = []
+        parsers: list[str] = []
+        for i, var in enumerate(form.variables):
+            parse, expected = parse_sql(var, f"r{i}", hints)
+            kind = sql_type(var)
+            text = f"t{i}" if kind == "VARCHAR" else (f"r{i}" if var.name in keep_text else None)
+            bad = None if kind == "VARCHAR" else f"_bad{i}"
+            source = f"c{positions[var.name]}"
+            cols.append(TypedColumn(var, f"t{i}", kind, expected, source, text, bad))
+            parsers.append(f"{parse} AS t{i}")
+        return cls(tuple(cols), tuple(parsers))
 
-    A distinct count is a cheap hash aggregate; the window that flags each repeating record
-    (and sorts the table by its value) runs only for a column where it will find something.
-    """
-    if not unique:
-        return frozenset()
-    counts = ", ".join(f"count(c{p}) - count(DISTINCT c{p})" for _, p in unique)
-    found = con.execute(f"SELECT {counts} FROM {scratch.table}").fetchone() or ()
-    return frozenset(i for (i, _), n in zip(unique, found, strict=True) if n)
+    def select(self, relation: str, carry: Sequence[str]) -> str:
+        """The query over ``relation`` (trimmed text ``c<pos>``) giving the typed table's rows
+        in file order, keeping ``carry``. Only projections keep DuckDB's insertion order: no
+        window, join, or anything the planner makes one (an ``IN`` list of six values was).
+
+        The ``_uniq<i>`` flags start false; :meth:`typed` sets them where values repeat."""
+        cols = self.columns
+        extra = "".join(f", {c}" for c in carry)
+        inner = ", ".join(f"{c.source} AS r{i}" for i, c in enumerate(cols))
+        kept = "".join(f", r{i}" for i, c in enumerate(cols) if c.text == f"r{i}")
+        bad = "".join(
+            f", r{i} IS NOT NULL AND t{i} IS NULL AS {c.bad}" for i, c in enumerate(cols) if c.bad
+        )
+        uniq = "".join(f", false AS _uniq{i}" for i, c in enumerate(cols) if c.var.unique)
+        typed = ", ".join(c.typed for c in cols)
+        texts = ", ".join(f"r{i}" for i in range(len(cols)))
+        return (
+            f"SELECT {typed}{kept}{bad}{uniq}, hash({texts}) AS {ROW_HASH}{extra} "
+            f"FROM (SELECT {texts}, {', '.join(self.parsers)}{extra} "
+            f"FROM (SELECT {inner}{extra} FROM {relation}))"
+        )
+
+    def typed(self, con: duckdb.DuckDBPyConnection, records: Records) -> Typed:
+        """The typed table of ``records`` (read with :meth:`select`), uniqueness flagged.
+
+        A unique column's values are compared as written. Equal texts parse to equal values
+        (or both fail), so distinct typed values and at most one unparsable text prove there
+        is no repeat, in a cheap aggregate over the typed column; only otherwise is the text
+        read again and the window that finds each repeating record run.
+        """
+        unique = [(i, c) for i, c in enumerate(self.columns) if c.var.unique]
+        if not unique:
+            return Typed(records.view, records, self.columns)
+        counts = ", ".join(
+            f"count({c.typed}) - count(DISTINCT {c.typed}) + "
+            + (f"greatest(count_if({c.bad}) - 1, 0)" if c.bad else "0")
+            for _, c in unique
+        )
+        found = con.execute(f"SELECT {counts} FROM {records.table}").fetchone() or ()
+        repeating = [c for (_, c), n in zip(unique, found, strict=True) if n]
+        texts = records.texts(con, [c.source for c in repeating]) if repeating else ""
+        for i, c in unique:
+            if c in repeating:
+                con.execute(
+                    f"UPDATE {records.table} SET _uniq{i} = true WHERE rowid IN ("
+                    f"SELECT _source_row - 1 FROM (SELECT _source_row, row_number() OVER "
+                    f"(PARTITION BY {c.source} ORDER BY _source_row) AS k FROM {texts} "
+                    f"WHERE {c.source} IS NOT NULL) WHERE k > 1)"
+                )
+        return Typed(records.view, records, self.columns)
 
 
 @dataclass(frozen=True)
@@ -264,9 +278,8 @@ class _Rule:
     denominator: str
     describe: str  # "values not a date in ...", completed with the count
     example_column: str | None
-    # SQL over the scratch table's text columns (``c<pos>``) for the example value; None for
-    # identifiers.
-    example_value: str | None
+    # Columns (``c<pos>``) whose text an example shows, joined by " > "; none for identifiers.
+    shown: tuple[str, ...]
 
 
 def _limit_sql(col: TypedColumn, value: float | str) -> str | None:
@@ -304,8 +317,8 @@ def _rules(
 ) -> list[_Rule]:
     rules: list[_Rule] = []
 
-    def value_of(col: TypedColumn) -> str | None:
-        return None if col.var.name in identifiers else col.source
+    def value_of(col: TypedColumn) -> tuple[str, ...]:
+        return () if col.var.name in identifiers else (col.source,)
 
     for i, col in enumerate(typed.columns):
         v, t, present = col.var, col.typed, col.present
@@ -331,7 +344,7 @@ def _rules(
                     "true",
                     "empty in a mandatory column",
                     name,
-                    None,
+                    (),
                 )
             )
         if v.type is VarType.CODED and v.values:
@@ -407,7 +420,7 @@ def _rules(
                 fnr_col.present,
                 "not a valid personal identification number",
                 fnr_col.var.name,
-                None,
+                (),
             )
         )
     unit_col = typed.column(registry.keys.unit)
@@ -421,16 +434,16 @@ def _rules(
                 f"{unit} IS NOT NULL",
                 "not a known RESH id",
                 unit_col.var.name,
-                None,
+                (),
             )
         )
     for rule in registry.date_rules:
         early, late = typed.column(rule.earlier), typed.column(rule.later)
         if rule.form != form.name or early is None or late is None:
             continue
-        shown = None
+        shown: tuple[str, ...] = ()
         if early.var.name not in identifiers and late.var.name not in identifiers:
-            shown = f"{early.source} || ' > ' || {late.source}"
+            shown = (early.source, late.source)
         rules.append(
             _Rule(
                 "date_order",
@@ -481,7 +494,15 @@ def validate(
         f"SELECT {_grouped('_unit', unit_col is not None)}, count(*) AS _n{aggregates} "
         f"FROM (SELECT {unit} AS _unit, * FROM {source}){_group_by('_unit', unit_col)}"
     ).fetchall()
-    duplicates = _duplicates(con, typed, unit_col)
+    colliding = _hashes_collide(con, typed)
+    # The text reports show, read from the file once: every column if records may repeat
+    # exactly, else the columns of the violated rules' examples.
+    shown = {c.source for c in typed.columns} if colliding else set()
+    for k, rule in enumerate(rules):
+        if rows and rows[0][0] and rows[0][3 + 2 * k]:
+            shown.update(rule.shown)
+    texts = typed.records.texts(con, sorted(shown)) if shown else ""
+    duplicates = _duplicates(con, typed, unit_col, texts) if colliding else {}
     results: list[ResultRow] = []
     problems: list[Problem] = []
     for whole, unit_value, n, *cells in rows:
@@ -499,7 +520,7 @@ def validate(
                         rule.describe,
                         rule.example_column,
                         row,
-                        _examples(con, typed, source, rule),
+                        _examples(con, typed, source, rule, texts),
                         checks,
                         file_name,
                     )
@@ -515,7 +536,7 @@ def validate(
                     "exactly repeating an earlier record",
                     None,
                     dup_row,
-                    _duplicate_examples(con, typed),
+                    _duplicate_examples(con, typed, texts),
                     checks,
                     file_name,
                 )
@@ -539,27 +560,28 @@ def _group_by(unit: str, unit_col: TypedColumn | None) -> str:
     return f" GROUP BY GROUPING SETS ((), ({unit})) ORDER BY _whole DESC, {unit}"
 
 
-def _duplicates(
-    con: duckdb.DuckDBPyConnection, typed: Typed, unit_col: TypedColumn | None
-) -> dict[str | None, int]:
-    """Records repeating an earlier record, per unit (key None = whole dump).
+def _hashes_collide(con: duckdb.DuckDBPyConnection, typed: Typed) -> bool:
+    """Whether two records share a row hash, as equal records do.
 
-    Equal records have equal row hashes, so as many distinct hashes as records proves there
-    is no duplicate: one pass over the 64-bit hash build_typed stored per record (hashing
-    there, where the text is read anyway, spares a pass over every text column: 10M rows
-    12.3 s), which is the usual case. Only otherwise the exact hash aggregate over all columns
-    counts them (about twice as fast as a window); the window runs only to find examples.
+    As many distinct hashes as records proves there is no duplicate: one pass over the 64-bit
+    hash stored per record while the file was read, which is the usual case.
     """
-    cols = ", ".join(f"c{typed.positions[c.var.name]}" for c in typed.columns)
-    unit = f"c{typed.positions[unit_col.var.name]}" if unit_col is not None else "NULL"
-    colliding = con.execute(
-        f"SELECT count(*) - count(DISTINCT {ROW_HASH}) FROM {typed.table}"
-    ).fetchone()
-    if not colliding or not colliding[0]:
-        return {}
+    found = con.execute(f"SELECT count(*) - count(DISTINCT {ROW_HASH}) FROM {typed.table}")
+    row = found.fetchone()
+    return bool(row and row[0])
+
+
+def _duplicates(
+    con: duckdb.DuckDBPyConnection, typed: Typed, unit_col: TypedColumn | None, texts: str
+) -> dict[str | None, int]:
+    """Records repeating an earlier record exactly, per unit (key None = whole dump), counted
+    by a hash aggregate over the ``texts`` of every column (about twice as fast as a window;
+    the window runs only to find examples)."""
+    cols = ", ".join(c.source for c in typed.columns)
+    unit = unit_col.source if unit_col is not None else "NULL"
     found = con.execute(
         f"SELECT {_grouped('_unit', unit_col is not None)}, coalesce(sum(n - 1), 0) FROM ("
-        f"SELECT {unit} AS _unit, count(*) AS n FROM {typed.scratch.table} GROUP BY {cols}"
+        f"SELECT {unit} AS _unit, count(*) AS n FROM {texts} GROUP BY {cols}"
         f") WHERE n > 1{_group_by('_unit', unit_col)}"
     ).fetchall()
     return {None if whole else str(u): int(n) for whole, u, n in found if whole or u is not None}
@@ -580,18 +602,19 @@ def _text(col: TypedColumn) -> str:
 
 
 def _examples(
-    con: duckdb.DuckDBPyConnection, typed: Typed, source: str, rule: _Rule
+    con: duckdb.DuckDBPyConnection, typed: Typed, source: str, rule: _Rule, texts: str
 ) -> tuple[Example, ...]:
     first = (
         f"SELECT _source_row FROM {source} WHERE coalesce({rule.violated}, false) "
         f"ORDER BY _source_row LIMIT {EXAMPLES_PER_PROBLEM}"
     )
-    if rule.example_value is None:
+    if not rule.shown:
         examples = f"SELECT _source_row, NULL AS _value FROM ({first})"
-    else:  # the text as written, from the scratch table, for these few records only
+    else:  # the text as written, for these few records only
+        value = " || ' > ' || ".join(rule.shown)
         examples = (
-            f"SELECT x._source_row, CAST({rule.example_value} AS VARCHAR) AS _value "
-            f"FROM ({first}) AS x JOIN {typed.scratch.view} AS s ON s._source_row = x._source_row"
+            f"SELECT x._source_row, CAST({value} AS VARCHAR) AS _value "
+            f"FROM ({first}) AS x JOIN {texts} AS s ON s._source_row = x._source_row"
         )
     found = con.execute(_with_lines(typed, examples)).fetchall()
     return tuple(
@@ -599,19 +622,21 @@ def _examples(
             line=int(line),
             record=int(rec),
             column=rule.example_column,
-            value=None if rule.example_value is None else val,
+            value=val if rule.shown else None,
         )
         for line, rec, val in found
     )
 
 
-def _duplicate_examples(con: duckdb.DuckDBPyConnection, typed: Typed) -> tuple[Example, ...]:
+def _duplicate_examples(
+    con: duckdb.DuckDBPyConnection, typed: Typed, texts: str
+) -> tuple[Example, ...]:
     cols = ", ".join(c.source for c in typed.columns)
     found = con.execute(
         _with_lines(
             typed,
             f"SELECT _source_row, NULL AS _value FROM (SELECT _source_row, row_number() OVER "
-            f"(PARTITION BY {cols} ORDER BY _source_row) AS k FROM {typed.scratch.view}) "
+            f"(PARTITION BY {cols} ORDER BY _source_row) AS k FROM {texts}) "
             f"WHERE k > 1 ORDER BY _source_row LIMIT {EXAMPLES_PER_PROBLEM}",
         )
     ).fetchall()
@@ -620,7 +645,7 @@ def _duplicate_examples(con: duckdb.DuckDBPyConnection, typed: Typed) -> tuple[E
 
 def _with_lines(typed: Typed, examples: str) -> str:
     """``examples`` (a few rows of ``_source_row, _value``) with each record's line first."""
-    lines = typed.scratch.lines
+    lines = typed.records.lines
     return (
         f"SELECT {lines.line('e')}, e._source_row, e._value FROM ({examples}) AS e"
         f"{lines.join('e')} ORDER BY e._source_row"

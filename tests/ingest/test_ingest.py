@@ -605,3 +605,29 @@ def test_form_without_unit_column_has_whole_dump_results_only(
         ("mandatory_missing", "Hendelse", None, 1, 4),
         ("mandatory_missing", "PasientID", None, 0, 4),
     ]
+
+
+@pytest.mark.parametrize(
+    ("keys", "repeats"),
+    [
+        (["1", "01", "+1", "2"], 0),  # equal as integers, different as written: not repeats
+        (["x", "x", "1", "y"], 1),  # unparsable alike: one repeat (and two type failures)
+        (["700", "700", "700", "800"], 2),
+    ],
+    ids=["same-value-other-text", "unparsable-repeat", "plain-repeat"],
+)
+def test_unique_column_compares_values_as_written(
+    land: Land, ingest: Ingest, connect: Connect, keys: list[str], repeats: int
+) -> None:
+    rows = valid_rows(100)  # ForlopsID 1..100; the first records get ``keys``
+    for row, key in zip(rows, keys, strict=False):
+        row["ForlopsID"] = key
+    out = ingest(land(csv_text(rows, BASIS)))
+    assert out.status == "accepted", out.problems
+    got = rows_of(
+        connect,
+        "SELECT num_violated FROM dq.results WHERE check_id = 'unique' AND unit_resh IS NULL",
+    )
+    assert got == [(repeats,)]
+    shown = [p for p in out.problems if p.check_id == "unique"]
+    assert [len(p.examples) for p in shown] == ([repeats] if repeats else [])
