@@ -208,15 +208,15 @@ def read_tables(
         )
         if dump:
             dumps[form] = dump
+        person = pseudonyms(rows[keys.patient], person_key).alias(PERSON)
         if form == base:
             episodes = rows[keys.episode].unique()
             con.register(COHORT, episodes.to_frame().to_arrow())
             fnr_by_person = rows.select(
-                pseudonyms(rows[keys.patient], person_key).alias(PERSON),
-                pl.col(keys.fnr).cast(pl.String).str.strip_chars().alias("fnr"),
+                person, pl.col(keys.fnr).cast(pl.String).str.strip_chars().alias("fnr")
             ).unique()
         rows = rows.with_columns(
-            pseudonyms(rows[keys.patient], person_key).alias(PERSON),
+            person,
             pseudonyms(rows[keys.episode], episode_key).alias(EPISODE),
             day_shifts(rows[keys.patient], derive_key(master, "date-shift", request.project_id),
                        request.shift_max_days),
@@ -404,10 +404,8 @@ def _built_archive(target: Path) -> str | None:
 
 def _already_logged(log: ReleaseLog, release_id: str, archive_sha256: str) -> bool:
     return any(
-        e.get("kind") == "release"
-        and e.get("release") == release_id
-        and e.get("archive_sha256") == archive_sha256
-        for e in log.entries()
+        e.get("release") == release_id and e.get("archive_sha256") == archive_sha256
+        for e in log.entries("release")
     )
 
 

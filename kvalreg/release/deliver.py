@@ -66,7 +66,7 @@ def deliver_release(
     if keys := key_file_items(layout, release_id):
         outcome.results.append(deliver(layout, config, TRUSTED_THIRD_PARTY, f"{label}-key", keys))
     log = ReleaseLog(layout.release_log, layout.secrets)
-    logged = {e.get("delivery_id") for e in log.entries() if e.get("kind") == "delivery"}
+    logged = {e.get("delivery_id") for e in log.entries("delivery")}
     entries = [
         {
             "kind": "delivery",

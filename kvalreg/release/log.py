@@ -131,13 +131,19 @@ class ReleaseLog:
     def _key(self) -> bytes:
         return derive_key(master_secret(self.secrets_dir), "release-log", "chain")
 
-    def entries(self) -> Iterator[dict[str, Any]]:
+    def entries(self, kind: str | None = None) -> Iterator[dict[str, Any]]:
+        """The entries in log order; with ``kind``, only those of that kind. The log holds a
+        ``person`` entry for every person a release carried (millions), so a line of another
+        kind is told by its canonical text and never parsed."""
         if not self.path.exists():
             return
+        marker = f'"kind":{_CANONICAL.encode(kind)},' if kind is not None else ""
         with self.path.open(encoding="utf-8") as fh:
             for line in fh:
-                if line.strip():
-                    yield json.loads(line)
+                if line.strip() and marker in line:
+                    entry = json.loads(line)
+                    if kind is None or entry.get("kind") == kind:
+                        yield entry
 
     def _read_head(self) -> tuple[int, str]:
         if not self.head.exists():

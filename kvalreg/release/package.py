@@ -18,6 +18,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -44,14 +45,47 @@ def sorted_rows(frame: pl.DataFrame) -> pl.DataFrame:
     A sort on every column compares (and encodes) every column of every row. Where the first
     two columns (the person and episode pseudonyms) tie on no two rows, sorting on them alone
     gives the same order: that sort is tried first and kept if no adjacent rows tie on them
-    (1M-episode package: its three tables 0.95 -> 0.67 s).
+    (1M-episode package: its three tables 0.95 -> 0.67 s). Pseudonyms all have one length, so
+    that sort compares their bytes as integers (:func:`_order_words`): 10M rows on two
+    32-letter pseudonyms 6.9 -> 2.8 s.
     """
     lead = frame.columns[:2]
-    by_lead = frame.sort(lead, nulls_last=True)
+    words = [_order_words(frame[c]) for c in lead]
+    if all(w is not None for w in words):
+        keys = pl.DataFrame([w.alias(f"{i}") for i, w in enumerate(x for ws in words for x in ws)])
+        by_lead = frame[keys.select(pl.arg_sort_by(keys.columns)).to_series()]
+    else:
+        by_lead = frame.sort(lead, nulls_last=True)
     same_as_previous = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(1)) for c in lead)
     if by_lead.select(same_as_previous.any()).item():
         return frame.sort(frame.columns, nulls_last=True)
     return by_lead
+
+
+def _order_words(column: pl.Series) -> list[pl.Series] | None:
+    """The bytes of a string column whose values all have one length, as big-endian 64-bit
+    words (zero-padded): rows sorted on the words are in the order a sort on the strings gives
+    (polars compares strings byte by byte), without comparing strings. None for any other
+    column, or one with nulls."""
+    if column.dtype != pl.String or not len(column) or column.null_count():
+        return None
+    arr = column.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    rows = data.reshape(n, width)
+    words = []
+    for start in range(0, width, 8):
+        word = np.zeros((n, 8), dtype=np.uint8)
+        word[:, : min(8, width - start)] = rows[:, start : start + 8]
+        words.append(pl.Series(word.view(">u8").ravel().astype(np.uint64)))
+    return words
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:

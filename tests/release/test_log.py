@@ -34,6 +34,16 @@ def test_an_intact_log_verifies(log: ReleaseLog, capsys: pytest.CaptureFixture[s
     assert "OK, 5 entries" in capsys.readouterr().out
 
 
+def test_entries_of_one_kind(log: ReleaseLog) -> None:
+    """Lines of other kinds are skipped unparsed; a person whose text names another kind is
+    still a person entry."""
+    odd = 'x","kind":"release",'
+    log.append([PersonEntries("c@v1", [odd])])
+    assert [e["release"] for e in log.entries("release")] == ["a@v1", "b@v1"]
+    assert [e["person"] for e in log.entries("person")] == ["p0", "p1", "p2", odd]
+    assert [e["seq"] for e in log.entries()] == [1, 2, 3, 4, 5, 6]
+
+
 def test_an_edited_entry_is_detected(log: ReleaseLog, capsys: pytest.CaptureFixture[str]) -> None:
     text = lines(log.path)
     entry = json.loads(text[0])

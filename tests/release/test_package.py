@@ -63,13 +63,26 @@ def test_zip_is_byte_identical_when_written_again(tmp_path: Path) -> None:
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
 
 
+@pytest.mark.parametrize("width", [None, 7, 32], ids=["widths-vary", "7-bytes", "32-bytes"])
 @pytest.mark.parametrize("ties", [False, True])
-def test_rows_sort_as_on_every_column(ties: bool) -> None:
-    """The same order as a sort on every column, whether or not the leading two tie."""
+def test_rows_sort_as_on_every_column(ties: bool, width: int | None) -> None:
+    """The same order as a sort on every column, whether or not the leading two tie, and
+    whether their values have one width (sorted as words; multibyte letters included) or
+    not."""
     rng = random.Random(3)
     n = 5_000
-    persons = [f"p{rng.randrange(n // 3)}" for _ in range(n)]
-    episodes = [f"e{rng.randrange(50)}" if ties else f"e{i}" for i in range(n)]
+
+    def ident(prefix: str, k: int) -> str:
+        if width is None:
+            return f"{prefix}{k}"
+        # 'ø' is two bytes, as 'zz' is: one width, multibyte letters sorting after ASCII.
+        text = f"{prefix}{k:06d}" if width < 9 else f"{prefix}{'ø' if k % 3 else 'zz'}{k:06d}"
+        return text + "a" * (width - len(text.encode()))
+
+    persons = [ident("p", rng.randrange(n // 3)) for _ in range(n)]
+    episodes = [ident("e", rng.randrange(50) if ties else i) for i in range(n)]
+    if width is not None:
+        assert {len(x.encode()) for x in persons + episodes} == {width}
     frame = pl.DataFrame(
         {
             "person": persons,
