@@ -16,7 +16,7 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -165,6 +165,7 @@ class Records:
     rows: int
     rejects: tuple[Reject, ...]
     lines: LineNumbers
+    _text_read: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @property
     def rejected_records(self) -> int:
@@ -172,12 +173,18 @@ class Records:
 
     def texts(self, con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> str:
         """A view of ``_source_row`` and the trimmed text of ``columns`` (``c<i>``) of every
-        record: one more pass over the file, materialising only those columns."""
+        record: one more pass over the file, materialising only those columns and the ones
+        asked for before (a defective dump's unique keys, then its examples), and none if
+        those include ``columns``."""
         table, view = f"{self.table}_text", f"{self.table}_text_rows"
+        if set(columns) <= self._text_read:
+            return view
+        wanted = self._text_read | set(columns)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
-            f"{self.csv.relation(sorted(set(columns), key=lambda c: int(c[1:])))}"
+            f"{self.csv.relation(sorted(wanted, key=lambda c: int(c[1:])))}"
         )
+        self._text_read.update(wanted)
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT rowid + 1 AS _source_row, * FROM {table}"
         )

@@ -10,7 +10,13 @@ import pytest
 from kvalreg.dq.checks import load_checks, parse_checks, write_checks
 from kvalreg.ingest.encoding import detect, first_decode_error, transcode_to_utf8
 from kvalreg.ingest.problems import Severity
-from kvalreg.ingest.reader import lines_at_offsets, read_header, scan_lines
+from kvalreg.ingest.reader import (
+    CsvFile,
+    lines_at_offsets,
+    read_header,
+    read_records,
+    scan_lines,
+)
 
 ROW_CHECKS = {
     "type_conformance",
@@ -114,3 +120,24 @@ def test_header_and_line_helpers(tmp_path: Path) -> None:
     assert scan.physical_lines == 7
     data = path.read_bytes()
     assert lines_at_offsets(path, [0, data.index(b"4;5")]) == {0: 1, data.index(b"4;5"): 7}
+
+
+def test_record_texts_are_read_from_the_file_once_per_new_column(tmp_path: Path) -> None:
+    """A report asking again for columns already read gets them without a pass over the file;
+    a new column is read together with the earlier ones."""
+    path = tmp_path / "dump.csv"
+    path.write_text("a;b;c\n 1 ;x;\n2;;z\n", encoding="utf-8")
+    header = read_header(path, "utf-8", ";")
+    assert header is not None
+    csv = CsvFile(path, header, ";")
+    con = duckdb.connect()
+    records = read_records(con, csv, "_t", lambda rel, carry: f"SELECT * FROM {rel}")
+    first = records.texts(con, ["c0"])
+    assert con.execute(f"SELECT * FROM {first}").fetchall() == [(1, "1"), (2, "2")]
+    path.write_text("a;b;c\n9;9;9\n9;9;9\n", encoding="utf-8")  # no pass may see this
+    assert con.execute(f"SELECT * FROM {records.texts(con, ['c0'])}").fetchall() == [
+        (1, "1"),
+        (2, "2"),
+    ]
+    both = con.execute(f"SELECT * FROM {records.texts(con, ['c2'])}").fetchall()
+    assert both == [(1, "9", "9"), (2, "9", "9")]  # c2 is new: both columns read again
