@@ -155,13 +155,15 @@ def _insert_results(
 
 
 def _with_lines(typed: Typed) -> tuple[str, str]:
-    """SQL for the line of each typed row (alias ``t``), and the FROM clause it needs.
+    """SQL for the line of each typed row (alias ``t``), and the FROM clause (with its ORDER
+    BY, where one is needed) that yields the rows in file order, as the raw table keeps them.
 
-    Where records span lines, the lines come from an ASOF join (see ``LineNumbers``); run on
-    the record numbers alone and joined back by record number, it is cheaper than one over
-    every column of the dump (insert under the 1 GB bound: 3M rows 8.3 -> 4.7 s, 1M rows
-    1.6 -> 1.1 s). The caller sorts by record number: neither the typed table nor the join
-    is in file order, and the raw table is.
+    The typed table is in file order, so where every record is one line the line is
+    arithmetic and the rows need no sort (1M rows: the insert 0.99 -> 0.83 s). Where records
+    span lines, the lines come from an ASOF join (see ``LineNumbers``); run on the record
+    numbers alone and joined back by record number, it is cheaper than one over every column
+    of the dump (insert under the 1 GB bound: 3M rows 8.3 -> 4.7 s, 1M rows 1.6 -> 1.1 s),
+    but its output is not in file order, so it is sorted by record number.
     """
     lines = typed.records.lines
     if lines.breaks is None:
@@ -171,7 +173,8 @@ def _with_lines(typed: Typed) -> tuple[str, str]:
         f"FROM (SELECT _source_row FROM {typed.table}) AS n{lines.join('n')}"
     )
     return "l._source_line", (
-        f"{typed.table} AS t JOIN ({numbered}) AS l ON t._source_row = l._source_row"
+        f"{typed.table} AS t JOIN ({numbered}) AS l ON t._source_row = l._source_row "
+        "ORDER BY t._source_row"
     )
 
 
@@ -200,7 +203,7 @@ def commit(
             line, rows = _with_lines(typed)
             con.execute(
                 f"INSERT INTO {table} BY NAME SELECT {values}, ? AS _dump_id, t._source_row, "
-                f"{line} AS _source_line, ? AS _loaded_at FROM {rows} ORDER BY t._source_row",
+                f"{line} AS _source_line, ? AS _loaded_at FROM {rows}",
                 [dump.dump_id, dump.processed_at],
             )
         con.execute("DELETE FROM dq.results WHERE dump_id = ?", [dump.dump_id])
