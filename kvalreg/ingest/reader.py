@@ -141,7 +141,7 @@ class CsvFile:
         )
         items = [f"NULLIF(trim({n}), '') AS {n}" for n in (names if columns is None else columns)]
         if newlines:
-            items.append(f"{newline_count(newlines)} AS _newlines")
+            items.append(f"{_newline_count(newlines)} AS _newlines")
         return (
             f"(SELECT {', '.join(items)} FROM read_csv({lit(str(self.path))}, "
             f"delim = {lit(self.separator)}, quote = '\"', escape = '\"', header = true, "
@@ -185,10 +185,7 @@ class Records:
             f"{self.csv.relation(sorted(wanted, key=lambda c: int(c[1:])))}"
         )
         self._text_read.update(wanted)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT rowid + 1 AS _source_row, * FROM {table}"
-        )
-        return view
+        return _numbered(con, table, view)
 
 
 def read_header(path: Path, encoding: str, separator: str) -> Header | None:
@@ -346,10 +343,7 @@ def read_records(
         )
         for duck_line, off, col, etype in raw_rejects
     )
-    view = f"{table}_rows"
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT rowid + 1 AS _source_row, * FROM {table}"
-    )
+    view = _numbered(con, table, f"{table}_rows")
     header_lines = csv.header.lines
     blanks = tuple(b for b in scan.blank_lines if b > header_lines)
     # Newlines inside quoted values: the physical lines beyond one per record or blank line.
@@ -364,6 +358,14 @@ def drop_records(con: duckdb.DuckDBPyConnection, table: str) -> None:
         con.execute(f"DROP VIEW IF EXISTS temp.{view}")
     for t in (f"{table}_breaks", f"{table}_newlines", f"{table}_text", table):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+
+
+def _numbered(con: duckdb.DuckDBPyConnection, table: str, view: str) -> str:
+    """``view``: ``table`` (filled in file order) with each record's ``_source_row``."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT rowid + 1 AS _source_row, * FROM {table}"
+    )
+    return view
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -420,7 +422,7 @@ def _with_newlines(con: duckdb.DuckDBPyConnection, source: str, names: Sequence[
     return [n for n, has in zip(names, found or (), strict=True) if has]
 
 
-def newline_count(columns: Sequence[str]) -> str:
+def _newline_count(columns: Sequence[str]) -> str:
     """SQL: the number of newlines in ``columns`` of a record."""
     return " + ".join(
         f"coalesce(length({n}) - length(replace({n}, chr(10), '')), 0)" for n in columns

@@ -498,8 +498,10 @@ def validate(
     # The text reports show, read from the file once: every column if records may repeat
     # exactly, else the columns of the violated rules' examples.
     shown = {c.source for c in typed.columns} if colliding else set()
+    # The whole dump's cells (``v0, d0, v1, ...`` as in the loop below) sort first.
+    whole_cells = rows[0][3:] if rows and rows[0][0] else ()
     for k, rule in enumerate(rules):
-        if rows and rows[0][0] and rows[0][3 + 2 * k]:
+        if whole_cells and whole_cells[2 * k]:
             shown.update(rule.shown)
     texts = typed.records.texts(con, sorted(shown)) if shown else ""
     duplicates = _duplicates(con, typed, unit_col, texts) if colliding else {}
