@@ -24,7 +24,7 @@ from kvalreg.codebook.canonical import Variable, VarType
 from kvalreg.dq.checks import Check
 from kvalreg.fnr import sql_with_validity
 from kvalreg.ingest.problems import Example, Problem
-from kvalreg.ingest.reader import Records, lit
+from kvalreg.ingest.reader import Records, lit, trimmed
 from kvalreg.registry import Form, FormatHints, Registry
 
 EXAMPLES_PER_PROBLEM = 3
@@ -85,6 +85,23 @@ def _int_cast(r: str) -> str:
     # An anchored regexp_matches runs about 1.3x faster than regexp_full_match in DuckDB 2.0;
     # RE2's ``$`` is the end of the text, so both accept exactly the same strings.
     return f"CASE WHEN regexp_matches({r}, '^[+-]?[0-9]{{1,18}}$') THEN CAST({r} AS BIGINT) END"
+
+
+def _int_cast_untrimmed(u: str) -> str:
+    """:func:`_int_cast` of the trimmed ``u``, mostly without trimming or a regular expression.
+
+    DuckDB's cast accepts far more than the codebook's integers ('1.5' becomes 2, '1e3',
+    '0x10', '1_000', tabs), so its value is taken only where the text is exactly the value's
+    own decimal form (``-?[1-9][0-9]*`` or ``0``) of at most 18 digits, which the pattern
+    matches too; any other text (spaces, leading zeros, '+') goes through :func:`_int_cast`.
+    1M records, 16 integer columns, the parse alone: 0.59 s with the pattern on every value,
+    0.25 s so; the whole typed read of that dump 2.87-2.97 s before, 2.71-2.83 s after.
+    """
+    value = f"TRY_CAST({u} AS BIGINT)"
+    return (
+        f"CASE WHEN CAST({value} AS VARCHAR) = {u} AND length({u}) <= 18 + "
+        f"starts_with({u}, '-')::INT THEN {value} ELSE {_int_cast(trimmed(u))} END"
+    )
 
 
 def parse_sql(var: Variable, r: str, hints: FormatHints) -> tuple[str, str]:
@@ -174,7 +191,10 @@ class TypingPlan:
     """How a form's columns become typed values; :func:`read_records` runs :meth:`select`."""
 
     columns: tuple[TypedColumn, ...]
-    parsers: tuple[str, ...]  # SQL of t<i> over the trimmed text r<i>
+    # SQL of t<i> over the trimmed text r<i>, or over the untrimmed text w<i> for the integer
+    # columns in ``untrimmed`` (see :func:`_int_cast_untrimmed`).
+    parsers: tuple[str, ...]
+    untrimmed: frozenset[int] = frozenset()
 
     @classmethod
     def of(
@@ -188,37 +208,52 @@ class TypingPlan:
         the typed variables named in ``keep_text``, and of unique ones, is kept too."""
         cols: list[TypedColumn] = []
         parsers: list[str] = []
+        untrimmed: set[int] = set()
         for i, var in enumerate(form.variables):
             parse, expected = parse_sql(var, f"r{i}", hints)
             kind = sql_type(var)
+            if kind == "BIGINT" and var.name not in keep_text:
+                untrimmed.add(i)
+                parse = _int_cast_untrimmed(f"w{i}")
             text = f"t{i}" if kind == "VARCHAR" else (f"r{i}" if var.name in keep_text else None)
             bad = None if kind == "VARCHAR" else f"_bad{i}"
             source = f"c{positions[var.name]}"
             cols.append(TypedColumn(var, f"t{i}", kind, expected, source, text, bad))
             parsers.append(f"{parse} AS t{i}")
-        return cls(tuple(cols), tuple(parsers))
+        return cls(tuple(cols), tuple(parsers), frozenset(untrimmed))
 
     def select(self, relation: str, carry: Sequence[str]) -> str:
-        """The query over ``relation`` (trimmed text ``c<pos>``) giving the typed table's rows
-        in file order, keeping ``carry``. Only projections keep DuckDB's insertion order: no
-        window, join, or anything the planner makes one (an ``IN`` list of six values was).
+        """The query over ``relation`` (text ``c<pos>`` trimmed, ``u<pos>`` as read) giving the
+        typed table's rows in file order, keeping ``carry``. Only projections keep DuckDB's
+        insertion order: no window, join, or anything the planner makes one (an ``IN`` list of
+        six values was).
 
-        The ``_uniq<i>`` flags start false; :meth:`typed` sets them where values repeat."""
-        cols = self.columns
+        The row hash covers the trimmed text, or the typed value where the text is not read
+        trimmed: equal texts parse to equal values, so equal records still hash alike. The
+        ``_uniq<i>`` flags start false; :meth:`typed` sets them where values repeat."""
+        cols, raw = self.columns, self.untrimmed
         extra = "".join(f", {c}" for c in carry)
-        inner = ", ".join(f"{c.source} AS r{i}" for i, c in enumerate(cols))
-        kept = "".join(f", r{i}" for i, c in enumerate(cols) if c.text == f"r{i}")
-        bad = "".join(
-            f", r{i} IS NOT NULL AND t{i} IS NULL AS {c.bad}" for i, c in enumerate(cols) if c.bad
+        texts = [f"w{i}" if i in raw else f"r{i}" for i in range(len(cols))]
+        inner = ", ".join(
+            f"u{c.source[1:]} AS {t}" if i in raw else f"{c.source} AS {t}"
+            for (i, c), t in zip(enumerate(cols), texts, strict=True)
         )
+        kept = "".join(f", r{i}" for i, c in enumerate(cols) if c.text == f"r{i}")
+        bad = "".join(f", {self._unparsed(i)} AS {c.bad}" for i, c in enumerate(cols) if c.bad)
         uniq = "".join(f", false AS _uniq{i}" for i, c in enumerate(cols) if c.var.unique)
         typed = ", ".join(c.typed for c in cols)
-        texts = ", ".join(f"r{i}" for i in range(len(cols)))
+        hashed = ", ".join(f"t{i}" if i in raw else f"r{i}" for i in range(len(cols)))
         return (
-            f"SELECT {typed}{kept}{bad}{uniq}, hash({texts}) AS {ROW_HASH}{extra} "
-            f"FROM (SELECT {texts}, {', '.join(self.parsers)}{extra} "
+            f"SELECT {typed}{kept}{bad}{uniq}, hash({hashed}) AS {ROW_HASH}{extra} "
+            f"FROM (SELECT {', '.join(texts)}, {', '.join(self.parsers)}{extra} "
             f"FROM (SELECT {inner}{extra} FROM {relation}))"
         )
+
+    def _unparsed(self, i: int) -> str:
+        """SQL: column ``i`` holds text that does not parse (trimmed only where it did not)."""
+        if i in self.untrimmed:
+            return f"CASE WHEN t{i} IS NULL THEN {trimmed(f'w{i}')} IS NOT NULL ELSE false END"
+        return f"r{i} IS NOT NULL AND t{i} IS NULL"
 
     def typed(self, con: duckdb.DuckDBPyConnection, records: Records) -> Typed:
         """The typed table of ``records`` (read with :meth:`select`), uniqueness flagged.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from kvalreg.codebook.canonical import Variable, VarType
 from kvalreg.dq.checks import load_checks, parse_checks, write_checks
 from kvalreg.ingest.encoding import detect, first_decode_error, transcode_to_utf8
 from kvalreg.ingest.problems import Severity
@@ -17,6 +19,8 @@ from kvalreg.ingest.reader import (
     read_records,
     scan_lines,
 )
+from kvalreg.ingest.validate import TypingPlan
+from kvalreg.registry import Form, FormatHints
 
 ROW_CHECKS = {
     "type_conformance",
@@ -141,3 +145,75 @@ def test_record_texts_are_read_from_the_file_once_per_new_column(tmp_path: Path)
     ]
     both = con.execute(f"SELECT * FROM {records.texts(con, ['c2'])}").fetchall()
     assert both == [(1, "9", "9"), (2, "9", "9")]  # c2 is new: both columns read again
+
+
+# Texts around the codebook's integer syntax, [+-]?[0-9]{1,18} after trimming spaces: DuckDB's
+# own cast accepts many of the others ('1.5' as 2, '0x10', '1_000', '1e3', tabs, 19 digits).
+INTEGER_TEXTS = (
+    "0",
+    "7",
+    "-5",
+    "+5",
+    "-0",
+    "007",
+    " 12",
+    "12 ",
+    "  -7 ",
+    "123456789012345678",
+    "-123456789012345678",
+    "+123456789012345678",
+    "1234567890123456789",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1.5",
+    "1.0",
+    "2.5",
+    "1.",
+    ".5",
+    "1e3",
+    "0x10",
+    "0b1",
+    "1_000",
+    "1,5",
+    "1 2",
+    "\t5",
+    "5\t",
+    "\u0661\u0662",
+    "+",
+    "-",
+    "+-1",
+    "--1",
+    "'3'",
+    "",
+    "  ",
+    "x",
+)
+
+
+def test_integers_parse_exactly_as_the_codebook_writes_them(tmp_path: Path) -> None:
+    """Both integer parsers, over the untrimmed text (the usual one) and over the trimmed text
+    (a column whose text is kept), take a value exactly where the trimmed text is 1-18 digits
+    with an optional sign, and flag every other non-blank text as not parsing."""
+    path = tmp_path / "ints.csv"
+    body = "".join(f'"{t}";"{t}"\n' for t in INTEGER_TEXTS)
+    path.write_text("a;b\n" + body, encoding="utf-8")
+    header = read_header(path, "utf-8", ";")
+    assert header is not None
+    form = Form(
+        "f",
+        "f",
+        "base",
+        tuple(Variable("f", n, n, VarType.NUMERIC, decimals=0) for n in ("a", "b")),
+    )
+    plan = TypingPlan.of(form, FormatHints(), {"a": 0, "b": 1}, keep_text=frozenset({"b"}))
+    assert plan.untrimmed == {0}  # a's text is read untrimmed, b's is kept trimmed
+    con = duckdb.connect()
+    records = read_records(con, CsvFile(path, header, ";"), "_t", plan.select)
+    got = con.execute(f"SELECT t0, _bad0, t1, _bad1 FROM {records.table}").fetchall()
+    expected = []
+    for text in INTEGER_TEXTS:
+        trimmed = text.strip(" ")
+        value = int(trimmed) if re.fullmatch(r"[+-]?[0-9]{1,18}", trimmed) else None
+        bad = value is None and trimmed != ""
+        expected.append((value, bad, value, bad))
+    assert got == expected
