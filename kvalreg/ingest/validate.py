@@ -181,6 +181,9 @@ class Typed:
     table: str
     records: Records
     columns: tuple[TypedColumn, ...]
+    # A unique column none of whose values repeat: records repeating each other exactly can
+    # only be among those where it is empty or does not parse (typed NULL).
+    distinct_key: TypedColumn | None = None
 
     def column(self, name: str) -> TypedColumn | None:
         return next((c for c in self.columns if c.var.name == name), None)
@@ -282,7 +285,8 @@ class TypingPlan:
                     f"(PARTITION BY {c.source} ORDER BY _source_row) AS k FROM {texts} "
                     f"WHERE {c.source} IS NOT NULL) WHERE k > 1)"
                 )
-        return Typed(records.view, records, self.columns)
+        distinct = next((c for _, c in unique if c not in repeating), None)
+        return Typed(records.view, records, self.columns, distinct)
 
 
 @dataclass(frozen=True)
@@ -601,9 +605,14 @@ def _hashes_collide(con: duckdb.DuckDBPyConnection, typed: Typed) -> bool:
     """Whether two records share a row hash, as equal records do.
 
     As many distinct hashes as records proves there is no duplicate: one pass over the 64-bit
-    hash stored per record while the file was read, which is the usual case.
+    hash stored per record while the file was read, which is the usual case. Where a unique
+    column has no repeating value, only the records where it is NULL can repeat each other
+    (see ``Typed.distinct_key``), so only their hashes are compared: the distinct count over
+    every hash of a 10M-record dump took 1.5 s.
     """
-    found = con.execute(f"SELECT count(*) - count(DISTINCT {ROW_HASH}) FROM {typed.table}")
+    key = typed.distinct_key
+    where = f" WHERE {key.typed} IS NULL" if key is not None else ""
+    found = con.execute(f"SELECT count(*) - count(DISTINCT {ROW_HASH}) FROM {typed.table}{where}")
     row = found.fetchone()
     return bool(row and row[0])
 

@@ -631,3 +631,27 @@ def test_unique_column_compares_values_as_written(
     assert got == [(repeats,)]
     shown = [p for p in out.problems if p.check_id == "unique"]
     assert [len(p.examples) for p in shown] == ([repeats] if repeats else [])
+
+
+@pytest.mark.parametrize(
+    ("keys", "duplicates"),
+    [
+        (["", ""], 1),  # the unique column empty in both: its values do not repeat
+        (["x", "x"], 1),  # unparsable alike: a repeat of the unique column too
+        (["7", "7"], 1),  # the unique column repeats
+        ([" 7", "7"], 1),  # equal as written once trimmed
+        (["", "x"], 0),  # the records differ only in the unique column
+    ],
+    ids=["empty-key", "unparsable-key", "repeated-key", "spaced-key", "other-key"],
+)
+def test_exact_repeats_are_counted_whatever_the_unique_column_holds(
+    land: Land, ingest: Ingest, connect: Connect, keys: list[str], duplicates: int
+) -> None:
+    """Records repeating each other exactly are found where the unique column is empty as
+    well as where it repeats (only the former are searched when no value of it repeats)."""
+    rows = valid_rows(100)
+    rows[1] = dict(rows[0])
+    rows[0]["ForlopsID"], rows[1]["ForlopsID"] = keys
+    out = ingest(land(csv_text(rows, BASIS)))
+    assert out.status == "accepted", out.problems
+    assert rows_of(connect, "SELECT duplicate_rows FROM meta.dumps") == [(duplicates,)]
