@@ -127,7 +127,7 @@ class CsvFile:
         untrimmed: bool = False,
     ) -> str:
         """SQL subquery: the records' ``columns`` (default all) stripped of surrounding spaces
-        (spaces only, so embedded newlines still count) and NULL when empty, in file order.
+        (see :func:`trimmed`) and NULL when empty, in file order.
 
         ``rejects`` names the rejects tables for malformed records; without them malformed
         records are skipped, so every read of a file yields the same records. ``newlines``
@@ -291,7 +291,11 @@ def lines_at_offsets(path: Path, offsets: Iterable[int]) -> dict[int, int]:
 
 
 def trimmed(text: str) -> str:
-    """SQL: ``text`` stripped of surrounding spaces, NULL when empty (see ``relation``)."""
+    """SQL: ``text`` stripped of surrounding spaces, NULL when empty (see ``relation``).
+
+    DuckDB's ``trim`` strips the space and the other Unicode space separators (the no-break
+    space among them), not tabs, carriage returns or newlines, so embedded newlines still
+    count."""
     return f"NULLIF(trim({text}), '')"
 
 

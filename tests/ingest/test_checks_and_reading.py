@@ -147,8 +147,9 @@ def test_record_texts_are_read_from_the_file_once_per_new_column(tmp_path: Path)
     assert both == [(1, "9", "9"), (2, "9", "9")]  # c2 is new: both columns read again
 
 
-# Texts around the codebook's integer syntax, [+-]?[0-9]{1,18} after trimming spaces: DuckDB's
-# own cast accepts many of the others ('1.5' as 2, '0x10', '1_000', '1e3', tabs, 19 digits).
+# Texts around the codebook's integer syntax, [+-]?[0-9]{1,18} after trimming spaces (DuckDB's
+# trim takes no-break spaces too, not tabs): DuckDB's own cast accepts many of the others
+# ('1.5' as 2, '0x10', '1_000', '1e3', tabs, 19 digits).
 INTEGER_TEXTS = (
     "0",
     "7",
@@ -184,6 +185,7 @@ INTEGER_TEXTS = (
     "+-1",
     "--1",
     "'3'",
+    "\u00a07\u00a0",
     "",
     "  ",
     "x",
@@ -212,7 +214,7 @@ def test_integers_parse_exactly_as_the_codebook_writes_them(tmp_path: Path) -> N
     got = con.execute(f"SELECT t0, _bad0, t1, _bad1 FROM {records.table}").fetchall()
     expected = []
     for text in INTEGER_TEXTS:
-        trimmed = text.strip(" ")
+        trimmed = text.strip(" \u00a0")
         value = int(trimmed) if re.fullmatch(r"[+-]?[0-9]{1,18}", trimmed) else None
         bad = value is None and trimmed != ""
         expected.append((value, bad, value, bad))
