@@ -127,3 +127,22 @@ def test_an_append_that_fails_midway_leaves_the_log_as_it_was(log: ReleaseLog) -
     assert log.path.read_bytes() == before
     assert log.verify().ok
     assert log.append([{"kind": "release", "release": "c@v1", "persons": 0}]) == 6
+
+
+def test_each_mac_is_hmac_sha256_of_the_entry_under_the_log_key(
+    log: ReleaseLog, kvalreg_env: Layout
+) -> None:
+    """An auditor holding the key can check any entry with a standard HMAC-SHA256 of its
+    canonical JSON; the keyed state copied per mac must give exactly that."""
+    import hashlib
+    import hmac
+
+    from kvalreg.release.pseudonym import derive_key, master_secret
+
+    log.append([PersonEntries("c@v1", ["x", "y"])])
+    key = derive_key(master_secret(kvalreg_env.secrets), "release-log", "chain")
+    for line in lines(log.path):
+        entry = json.loads(line)
+        mac = entry.pop("mac")
+        body = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert mac == hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
