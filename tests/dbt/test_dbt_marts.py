@@ -389,6 +389,44 @@ def test_every_model_has_unit_tests_and_they_pass(pipeline: Pipeline, tmp_path: 
     assert f"PASS={len(manifest['unit_tests']) + len(hooks)} " in done.stdout
 
 
+def test_a_repeated_combination_fails_its_unique_combination_test(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """The test macro runs its exact group by only when the combinations' hashes repeat: a
+    copied row must still come back as a failure (a copy of the built warehouse, one row of
+    mart_timeliness doubled)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with warehouse_lock(pipeline.layout):
+        (home / "warehouse.duckdb").write_bytes(pipeline.layout.warehouse.read_bytes())
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("INSERT INTO marts.mart_timeliness SELECT * FROM marts.mart_timeliness LIMIT 1")
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "test",
+            "--select",
+            "mart_timeliness,test_name:unique_combination",
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--vars",
+            json.dumps({"kvalreg_home": str(home)}),
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout[-4000:]
+    assert "FAIL 1 unique_combination_mart_timeliness" in done.stdout, done.stdout[-4000:]
+    assert "Got 1 result" in done.stdout
+
+
 def test_manifest_is_read_not_parsed_on_load() -> None:
     manifest = Path(__file__).resolve().parents[2] / "dbt_project" / "target" / "manifest.json"
     before = manifest.stat().st_mtime_ns
