@@ -10,7 +10,6 @@ import csv
 import json
 import math
 import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import pytest
 from scipy import stats
 
 from assets.dbt import EXPORTS_KEY, MARTS_SENSOR, manifest_ready, newest_accepted_dump
+from kvalreg.dbt_project import DBT_PROJECT_DIR, dbt_executable
 from kvalreg.drop import drop
 from kvalreg.generate.engine import generate
 from kvalreg.indicators import load_indicators
@@ -68,6 +68,30 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
             drop(sorted(p for p in out.iterdir() if p.suffix == ".csv"), layout, regs)
         summary = process_once(layout, regs, settle_seconds=0)
         yield Pipeline(layout, summary, truth)
+
+
+def dbt_test(select: str, home: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """``dbt test --select select`` against the warehouse of ``home``, artifacts in scratch."""
+    return subprocess.run(
+        [
+            dbt_executable(),
+            "test",
+            "--select",
+            select,
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(scratch / "target"),
+            "--log-path",
+            str(scratch / "logs"),
+            "--vars",
+            json.dumps({"kvalreg_home": str(home)}),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def query(layout: Layout, sql: str) -> list[tuple]:
@@ -357,33 +381,14 @@ def test_no_fnr_column_below_raw(pipeline: Pipeline) -> None:
 def test_every_model_has_unit_tests_and_they_pass(pipeline: Pipeline, tmp_path: Path) -> None:
     """dbt unit tests (fixed fixtures in the models' YAML) for every model, run against the
     built warehouse, whose relations give the fixtures their column types."""
-    project = Path(__file__).resolve().parents[2] / "dbt_project"
-    manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads(
+        (DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8")
+    )
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     tested = {u["model"] for u in manifest["unit_tests"].values()}
     assert models - tested == set()
-    dbt = Path(sys.executable).parent / "dbt"
     with warehouse_lock(pipeline.layout):
-        done = subprocess.run(
-            [
-                str(dbt),
-                "test",
-                "--select",
-                "test_type:unit",
-                "--profiles-dir",
-                ".",
-                "--target-path",
-                str(tmp_path / "target"),
-                "--log-path",
-                str(tmp_path / "logs"),
-                "--vars",
-                json.dumps({"kvalreg_home": str(pipeline.layout.home)}),
-            ],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = dbt_test("test_type:unit", pipeline.layout.home, tmp_path)
     assert done.returncode == 0, done.stdout[-4000:]
     hooks = [n for n in manifest["nodes"].values() if n["resource_type"] == "operation"]
     assert f"PASS={len(manifest['unit_tests']) + len(hooks)} " in done.stdout
@@ -401,34 +406,14 @@ def test_a_repeated_combination_fails_its_unique_combination_test(
         (home / "warehouse.duckdb").write_bytes(pipeline.layout.warehouse.read_bytes())
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         con.execute("INSERT INTO marts.mart_timeliness SELECT * FROM marts.mart_timeliness LIMIT 1")
-    project = Path(__file__).resolve().parents[2] / "dbt_project"
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "test",
-            "--select",
-            "mart_timeliness,test_name:unique_combination",
-            "--profiles-dir",
-            ".",
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            json.dumps({"kvalreg_home": str(home)}),
-        ],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = dbt_test("mart_timeliness,test_name:unique_combination", home, tmp_path)
     assert done.returncode == 1, done.stdout[-4000:]
     assert "FAIL 1 unique_combination_mart_timeliness" in done.stdout, done.stdout[-4000:]
     assert "Got 1 result" in done.stdout
 
 
 def test_manifest_is_read_not_parsed_on_load() -> None:
-    manifest = Path(__file__).resolve().parents[2] / "dbt_project" / "target" / "manifest.json"
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     before = manifest.stat().st_mtime_ns
     build_definitions(load_registries([BUILTIN_DIR]), settle_seconds=0)
     assert manifest.stat().st_mtime_ns == before
