@@ -9,6 +9,7 @@ also prove the rebuild-after-ingest wiring. Every comparison reads the real ware
 import csv
 import json
 import math
+import shutil
 import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
@@ -403,7 +404,7 @@ def test_a_repeated_combination_fails_its_unique_combination_test(
     home = tmp_path / "home"
     home.mkdir()
     with warehouse_lock(pipeline.layout):
-        (home / "warehouse.duckdb").write_bytes(pipeline.layout.warehouse.read_bytes())
+        shutil.copy2(pipeline.layout.warehouse, home / "warehouse.duckdb")
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         con.execute("INSERT INTO marts.mart_timeliness SELECT * FROM marts.mart_timeliness LIMIT 1")
     done = dbt_test("mart_timeliness,test_name:unique_combination", home, tmp_path)
