@@ -143,6 +143,26 @@ def test_key_file_is_separate_private_and_maps_to_real_fnrs(
         assert not [n for n in zf.namelist() if "key" in n.lower()]
 
 
+def test_a_failed_key_file_fails_the_build_and_its_rerun_writes_it_logging_once(
+    release_env: Layout, hoftebrudd: dict[str, Registry]
+) -> None:
+    # The key file is written beside the log's append: a file where its folder should be
+    # makes it fail then, and the build must fail with it rather than report a release.
+    release_env.release_linkage.parent.mkdir(parents=True, exist_ok=True)
+    release_env.release_linkage.write_text("in the way\n", encoding="utf-8")
+    with pytest.raises(OSError):
+        build_release(DEMO_REQUEST, release_env, hoftebrudd)
+    log = ReleaseLog(release_env.release_log, release_env.secrets)
+    assert len(list(log.entries("release"))) == 1  # the append ran beside it
+    release_env.release_linkage.unlink()
+    again = build_release(DEMO_REQUEST, release_env, hoftebrudd)
+    assert not again.logged
+    assert again.linkage_archive is not None and again.linkage_archive.is_file()
+    assert len(list(log.entries("release"))) == 1
+    with zipfile.ZipFile(again.linkage_archive) as zf:
+        assert any(n.endswith("keyfile.csv") for n in zf.namelist())
+
+
 def test_without_linkage_no_key_file(
     release_env: Layout, hoftebrudd: dict[str, Registry], tmp_path: Path
 ) -> None:
