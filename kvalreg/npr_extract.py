@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from kvalreg.delivery.atomic import write_atomic
+from kvalreg.atomic import write_atomic
 from kvalreg.reference import load_units
 from kvalreg.registry import Registry
 

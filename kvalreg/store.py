@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kvalreg.atomic import fsync_dir, write_atomic
 from kvalreg.ingest.problems import Problem
 from kvalreg.ingest.report import build_report, render_text, to_json
 from kvalreg.paths import Layout
@@ -91,7 +92,7 @@ def archive(
     target = archive_path(layout, registry=registry, form=form, dump_id=dump_id, name=src.name)
     _place(src, target, expected_sha256=sha256)
     sidecar = target.with_name(target.name + ".sha256")
-    _write_atomic(sidecar, f"{sha256}  {target.name}\n".encode())
+    write_atomic(sidecar, f"{sha256}  {target.name}\n".encode())
     return target
 
 
@@ -128,9 +129,9 @@ def quarantine(
         context=context,
     )
     json_path = target.with_name(target.name + ".report.json")
-    _write_atomic(json_path, to_json(report).encode("utf-8"))
+    write_atomic(json_path, to_json(report).encode("utf-8"))
     txt_path = target.with_name(target.name + ".report.txt")
-    _write_atomic(txt_path, render_text(report, problems).encode("utf-8"))
+    write_atomic(txt_path, render_text(report, problems).encode("utf-8"))
     return target, json_path
 
 
@@ -164,7 +165,7 @@ def _place(src: Path, target: Path, *, expected_sha256: str | None) -> None:
         if target.is_symlink() or sha256_file(target) != (expected_sha256 or sha256_file(src)):
             raise StoreError("target already holds different bytes; refusing to overwrite")
         src.unlink()  # the target already is a verified copy: the move had finished before
-        _fsync_dir(src.parent)
+        fsync_dir(src.parent)
         return
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
     try:
@@ -178,9 +179,9 @@ def _place(src: Path, target: Path, *, expected_sha256: str | None) -> None:
         os.link(tmp, target)  # unlike rename, link never replaces an existing target
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     src.unlink()
-    _fsync_dir(src.parent)
+    fsync_dir(src.parent)
 
 
 def _place_symlink(src: Path, target: Path) -> None:
@@ -198,8 +199,8 @@ def _place_symlink(src: Path, target: Path) -> None:
             raise
         os.symlink(os.readlink(src), target)
         src.unlink()
-    _fsync_dir(target.parent)
-    _fsync_dir(src.parent)
+    fsync_dir(target.parent)
+    fsync_dir(src.parent)
 
 
 def _link_fsync(src: Path, dst: Path) -> str | None:
@@ -236,26 +237,3 @@ def _copy_fsync(src: Path, dst: Path) -> str:
         fout.flush()
         os.fsync(fout.fileno())
     return digest.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a small file of ours via temp + fsync + rename (reports may be refreshed)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kvalreg.delivery.atomic import write_atomic
+from kvalreg.atomic import write_atomic
 from kvalreg.delivery.config import DeliveryConfig, Recipient, Sender, dump_config
 from kvalreg.delivery.devpki import DEV_RECIPIENTS, DevPki, create_dev_pki, recipient_subject
 from kvalreg.delivery.devsshd import DevSshd, prepare_sshd

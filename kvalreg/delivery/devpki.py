@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from kvalreg.delivery.atomic import write_atomic, write_private
+from kvalreg.atomic import write_atomic, write_private
 
 DEV_RECIPIENTS = ("npr", "helsedataservice", "forsker_demo")
 DEV_DOMAIN = "kvalreg.dev"

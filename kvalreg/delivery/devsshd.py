@@ -32,7 +32,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from kvalreg.delivery.atomic import write_atomic, write_private
+from kvalreg.atomic import write_atomic, write_private
 
 SSHD = Path("/usr/sbin/sshd")
 SFTP_USER = "kvsftp"

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kvalreg.delivery.atomic import write_atomic
+from kvalreg.atomic import write_atomic
 from kvalreg.store import safe_component
 
 STAGED, UPLOADING, COMPLETED, FAILED = "staged", "uploading", "completed", "failed"

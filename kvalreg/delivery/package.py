@@ -27,7 +27,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from kvalreg.delivery.atomic import fsync_dir
+from kvalreg.atomic import fsync_dir
 from kvalreg.delivery.envelope import PART_BYTES, Signer, seal
 from kvalreg.store import safe_component, sha256_file
 

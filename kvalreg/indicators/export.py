@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from kvalreg.atomic import fsync_dir
 from kvalreg.paths import Layout
 
 MARTS_SCHEMA = "marts"
@@ -47,11 +48,7 @@ def _copy_atomic(con: duckdb.DuckDBPyConnection, query: str, target: Path, optio
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(target.parent)
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

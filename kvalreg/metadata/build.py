@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from kvalreg.atomic import write_public
 from kvalreg.metadata.catalogue import Catalogue, build_catalogue
 from kvalreg.metadata.dbt_docs import DbtDocs, generate_dbt_docs
 from kvalreg.metadata.dcat import (
@@ -32,7 +33,6 @@ from kvalreg.metadata.dcat import (
     registry_graph,
     validate,
 )
-from kvalreg.metadata.files import write_atomic
 from kvalreg.metadata.html import SHARED_PAGE, index_page, registry_page
 from kvalreg.metadata.indicators import IndicatorLineage, indicator_lineage
 from kvalreg.metadata.lineage import ColumnRef, DbtLineage, dbt_lineage, raw_relation
@@ -145,11 +145,11 @@ def write_metadata(
         summary.validation[reg.name] = result
         base = out / "dcat" / reg.name
         ttl, jsonld = base.with_suffix(".ttl"), base.with_suffix(".jsonld")
-        write_atomic(ttl, graph.serialize(format="turtle").encode("utf-8"))
-        write_atomic(jsonld, _stable_jsonld(graph.serialize(format="json-ld")))
+        write_public(ttl, graph.serialize(format="turtle").encode("utf-8"))
+        write_public(jsonld, _stable_jsonld(graph.serialize(format="json-ld")))
         summary.files += [ttl, jsonld]
         report = base.with_suffix(".shacl.txt")
-        write_atomic(report, result.report.encode("utf-8"))
+        write_public(report, result.report.encode("utf-8"))
         summary.files.append(report)
 
     html = out / "html"
@@ -157,9 +157,9 @@ def write_metadata(
     for name, title in pages.items():
         path = html / name / "index.html"
         page = registry_page(catalogue, name, title, indicators.get(name, []))
-        write_atomic(path, page.encode("utf-8"))
+        write_public(path, page.encode("utf-8"))
         summary.files.append(path)
-    write_atomic(html / "index.html", index_page(titles, catalogue).encode("utf-8"))
+    write_public(html / "index.html", index_page(titles, catalogue).encode("utf-8"))
     summary.files.append(html / "index.html")
     return summary
 
@@ -258,5 +258,5 @@ def _write_catalogue(
     frame.write_parquet(parquet)
     files[out / "variables.parquet"] = parquet.getvalue()
     for path, data in files.items():
-        write_atomic(path, data)
+        write_public(path, data)
     return list(files)

@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
+from kvalreg.atomic import write_atomic
 from kvalreg.dbt_project import DBT_PROJECT_DIR, dbt_executable
-from kvalreg.metadata.files import write_atomic
 from kvalreg.paths import Layout
 from kvalreg.warehouse import connect_holding_lock, table_columns, warehouse_lock
 

@@ -29,9 +29,9 @@ from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage
 from sqlglot.optimizer import optimize
 
+from kvalreg.atomic import write_atomic
 from kvalreg.ingest.load import META_COLUMNS
 from kvalreg.ingest.validate import sql_type
-from kvalreg.metadata.files import write_atomic
 from kvalreg.registry import Registry
 
 DUMP_PREFIX = "dump:"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kvalreg.atomic import write_public
 from kvalreg.metadata.catalogue import Catalogue, ReleasedVariable, release_codebook
 from kvalreg.metadata.dcat import ReleaseDataset
-from kvalreg.metadata.files import write_atomic
 from kvalreg.paths import Layout
 from kvalreg.store import safe_component
 
@@ -36,10 +36,10 @@ def register_release(
     """Record a release for the catalogue; with ``catalogue`` and ``variables`` also write its
     codebook (catalogue subset + lineage) beside it as ``<id>.codebook.json``."""
     path = release_path(layout, release.registry, release.identifier)
-    write_atomic(path, json.dumps(release.to_dict(), ensure_ascii=False, indent=2).encode())
+    write_public(path, json.dumps(release.to_dict(), ensure_ascii=False, indent=2).encode())
     if catalogue is not None and variables:
         codebook = release_codebook(catalogue, variables)
-        write_atomic(
+        write_public(
             path.with_suffix(".codebook.json"),
             json.dumps(codebook.to_dict(), ensure_ascii=False, indent=2).encode(),
         )

@@ -1,7 +1,9 @@
-"""Atomic, durable writes of the small files delivery keeps (keys, records, envelopes).
+"""Atomic, durable writes of the small files kvalreg keeps: keys, delivery records, reports,
+checksums, NPR extracts, generated metadata.
 
-A crash must never leave a half-written key, ledger record or staged envelope under its
-final name: write a temporary sibling, fsync it, rename it into place, fsync the directory.
+A crash must never leave a half-written file under its final name, and a reader never sees
+half a file: write a temporary sibling, fsync it, rename it into place, fsync the directory.
+The mode is set explicitly, so what a file may be read by never depends on the umask.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o640) -> None:
     fsync_dir(path.parent)
 
 
+def write_public(path: Path, data: bytes) -> None:
+    """Generated documentation (catalogue, DCAT, HTML), to be published: readable by all."""
+    write_atomic(path, data, mode=0o644)
+
+
 def write_private(path: Path, data: bytes) -> None:
     """A private key or secret: 0600 in a 0700 directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +43,7 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new name in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
