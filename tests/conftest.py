@@ -6,14 +6,20 @@ so the environment variables that select them are pointed into a temporary direc
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from kvalreg import warehouse
+from kvalreg.generate import generate
+from kvalreg.ingest.dump import ingest_dump
 from kvalreg.paths import Layout
-from kvalreg.registry import Registry, load_registries
+from kvalreg.reference import known_resh
+from kvalreg.registry import Form, Registry, load_registries
 
 FIXTURE_REGISTRIES = Path(__file__).parent / "fixtures" / "registries"
 
@@ -40,3 +46,32 @@ def registries(kvalreg_env: Layout) -> dict[str, Registry]:
 def layout(kvalreg_env: Layout, registries: dict[str, Registry]) -> Layout:
     """The temp home with its directory tree and a landing folder per known registry."""
     return kvalreg_env.ensure(sorted(registries))
+
+
+IngestGenerated = Callable[[Registry, Form, Path, int, int], Path]
+
+
+@pytest.fixture
+def ingest_generated(layout: Layout) -> IngestGenerated:
+    """``ingest(registry, form, out, rows, seed)``: generate the registry's dumps (no defects)
+    into ``out`` and ingest ``form``'s dump, which must be accepted; returns the archived
+    original. For tests that need a loaded warehouse, not the sensor or the runs."""
+
+    def ingest(reg: Registry, form: Form, out: Path, rows: int, seed: int) -> Path:
+        generate(reg, out, rows=rows, seed=seed, defects=False)
+        (path,) = [p for p in out.iterdir() if reg.match_file(p.name) == form]
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        outcome = ingest_dump(
+            path,
+            reg,
+            form,
+            layout=layout,
+            dump_id=f"{path.stem}@{sha[:12]}",
+            sha256=sha,
+            known_units=frozenset(known_resh()),
+            connect=functools.partial(warehouse.connect, layout),
+        )
+        assert outcome.status == "accepted"
+        return outcome.stored_path
+
+    return ingest

@@ -4,37 +4,14 @@ forms of one year, deduplicated, identity (Fnr;PID) apart from content, nothing 
 from __future__ import annotations
 
 import csv
-import functools
-import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from kvalreg import warehouse
-from kvalreg.generate import generate
-from kvalreg.ingest.dump import ingest_dump
 from kvalreg.npr_extract import ACTIVITY_COLUMNS, LINK_COLUMNS, ExtractSpec, build_npr_extract
 from kvalreg.paths import Layout
-from kvalreg.reference import known_resh
 from kvalreg.registry import Registry
-
-
-def _ingest_base_form(layout: Layout, reg: Registry, out: Path) -> Path:
-    generate(reg, out, rows=1500, seed=7, defects=False)
-    form = reg.form(ExtractSpec.of(reg).form)
-    (path,) = [p for p in out.iterdir() if reg.match_file(p.name) == form]
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    outcome = ingest_dump(
-        path,
-        reg,
-        form,
-        layout=layout,
-        dump_id=f"{path.stem}@{sha[:12]}",
-        sha256=sha,
-        known_units=frozenset(known_resh()),
-        connect=functools.partial(warehouse.connect, layout),
-    )
-    assert outcome.status == "accepted"
-    return outcome.stored_path  # the original moved from out/ into the archive
 
 
 def _expected(reg: Registry, dump: Path, year: int) -> set[tuple[str, str, str, str]]:
@@ -61,10 +38,14 @@ def _read(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def test_extract_matches_the_dump_and_is_minimal_and_reproducible(
-    layout: Layout, registries: dict[str, Registry], tmp_path: Path
+    layout: Layout,
+    registries: dict[str, Registry],
+    tmp_path: Path,
+    ingest_generated: Callable[..., Path],
 ) -> None:
     reg = registries["hoftebrudd"]
-    dump = _ingest_base_form(layout, reg, tmp_path / "gen")
+    # the original moved from gen/ into the archive
+    dump = ingest_generated(reg, reg.form(ExtractSpec.of(reg).form), tmp_path / "gen", 1500, 7)
     out = layout.exports / "npr" / reg.name / "2023"
     with warehouse.connect(layout, read_only=True) as con:
         ext = build_npr_extract(con, reg, 2023, out)

@@ -3,41 +3,19 @@ the ledger entry as metadata (no fnr, no key material), and a re-run that sends 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from delivery_helpers import openssl_open
 
-from kvalreg import warehouse
 from kvalreg.delivery.config import DeliveryConfig
 from kvalreg.delivery.devpki import DevPki
 from kvalreg.delivery.devsshd import DevSshd
-from kvalreg.generate import generate
-from kvalreg.ingest.dump import ingest_dump
 from kvalreg.paths import Layout
-from kvalreg.reference import known_resh
 from kvalreg.registry import Registry
 from orchestration.npr_delivery import delivery_metadata, run_npr_delivery
-
-
-def _ingest(layout: Layout, reg: Registry, out: Path) -> None:
-    generate(reg, out, rows=400, seed=3, defects=False)
-    form = reg.forms[0]
-    (path,) = [p for p in out.iterdir() if reg.match_file(p.name) == form]
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    outcome = ingest_dump(
-        path,
-        reg,
-        form,
-        layout=layout,
-        dump_id=f"{path.stem}@{sha[:12]}",
-        sha256=sha,
-        known_units=frozenset(known_resh()),
-        connect=functools.partial(warehouse.connect, layout),
-    )
-    assert outcome.status == "accepted"
 
 
 def test_npr_job_delivers_each_registry_once_with_ledger_metadata(
@@ -47,10 +25,11 @@ def test_npr_job_delivers_each_registry_once_with_ledger_metadata(
     server: DevSshd,
     pki: DevPki,
     tmp_path: Path,
+    ingest_generated: Callable[..., Path],
 ) -> None:
     regs = {n: registries[n] for n in ("hoftebrudd", "hjerneslag")}
     for name, reg in regs.items():
-        _ingest(layout, reg, tmp_path / name)
+        ingest_generated(reg, reg.forms[0], tmp_path / name, 400, 3)
 
     result = run_npr_delivery(layout, regs, year=2023)
     assert result.success
