@@ -135,7 +135,7 @@ def column_schema(form: Form) -> dg.TableSchema:
         dg.TableColumn(
             name=v.name,
             type=duckdb_type(v),
-            description=_variable_description(v),
+            description=v.describe(),
             constraints=dg.TableColumnConstraints(nullable=True, unique=v.unique),
         )
         for v in form.variables
@@ -147,19 +147,6 @@ def column_schema(form: Form) -> dg.TableSchema:
         dg.TableColumn("_loaded_at", "TIMESTAMP", "when the dump was loaded"),
     ]
     return dg.TableSchema(columns=columns)
-
-
-def _variable_description(v: Variable) -> str:
-    parts = [v.label]
-    if v.description and v.description != v.label:
-        parts.append(v.description)
-    if v.unit:
-        parts.append(f"unit: {v.unit}")
-    if v.values:
-        parts.append("codes: " + ", ".join(f"{c} = {t}" for c, t in v.values.items()))
-    if v.mandatory:
-        parts.append("mandatory")
-    return "; ".join(parts)
 
 
 def kahn_categories() -> dict[str, str]:

@@ -61,19 +61,6 @@ _DUMPS_COLUMNS = (
 )
 
 
-def _describe(v: Variable) -> str:
-    parts = [v.label]
-    if v.description and v.description != v.label:
-        parts.append(v.description)
-    if v.unit:
-        parts.append(f"unit: {v.unit}")
-    if v.values:
-        parts.append("codes: " + ", ".join(f"{c} = {t}" for c, t in v.values.items()))
-    if v.mandatory:
-        parts.append("mandatory")
-    return "; ".join(parts)
-
-
 def _column(v: Variable) -> dict[str, object]:
     meta: dict[str, object] = {"variabeltype": v.type.value, "mandatory": v.mandatory}
     if v.values:
@@ -82,7 +69,7 @@ def _column(v: Variable) -> dict[str, object]:
         meta["missing_codes"] = list(v.missing_codes)
     return {
         "name": v.name,
-        "description": _describe(v),
+        "description": v.describe(),
         "data_type": sql_type(v),
         "meta": {"kvalreg": meta},
     }

@@ -135,3 +135,20 @@ def test_oqr_rejects_a_repeated_non_list_variable(tmp_path: Path) -> None:
     path.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
     with pytest.raises(OqrCodebookError, match=r"row 3.*defined twice"):
         read_klokebok(path)
+
+
+def test_a_variable_describes_itself_in_one_line_for_column_docs() -> None:
+    coded = Variable(
+        form="operasjon", name="ASA", label="ASA-grad", type=VarType.CODED,
+        description="Preoperativ ASA-klassifisering", mandatory=True,
+        values={"1": "Frisk", "2": "Moderat sykdom"},
+    )  # fmt: skip
+    assert coded.describe() == (
+        "ASA-grad; Preoperativ ASA-klassifisering; codes: 1 = Frisk, 2 = Moderat sykdom; mandatory"
+    )
+    measured = Variable(
+        form="operasjon", name="Vekt", label="Vekt", type=VarType.NUMERIC, description="Vekt",
+        unit="kg",
+    )  # fmt: skip
+    # a description equal to the label is not repeated
+    assert measured.describe() == "Vekt; unit: kg"

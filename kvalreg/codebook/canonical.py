@@ -104,6 +104,20 @@ class Variable:
     def is_integer(self) -> bool:
         return self.type is VarType.NUMERIC and (self.decimals or 0) == 0
 
+    def describe(self) -> str:
+        """One line for column documentation (the raw assets in Dagster, the dbt sources):
+        label, description, unit, codes and whether the variable is mandatory."""
+        parts = [self.label]
+        if self.description and self.description != self.label:
+            parts.append(self.description)
+        if self.unit:
+            parts.append(f"unit: {self.unit}")
+        if self.values:
+            parts.append("codes: " + ", ".join(f"{c} = {t}" for c, t in self.values.items()))
+        if self.mandatory:
+            parts.append("mandatory")
+        return "; ".join(parts)
+
 
 @dataclass(frozen=True)
 class Codebook:
