@@ -31,20 +31,11 @@ def test_recipient_fetches_decrypts_and_verifies_with_openssh_and_openssl(
     release.write_bytes(os.urandom(300_000))
     keyfile = tmp_path / "keys.csv"
     keyfile.write_text("pseudonym;fnr\nP0001;01817712345\n", encoding="utf-8")
-    assert (
-        main(
-            [
-                "deliver",
-                "--recipient",
-                "helsedataservice",
-                "--label",
-                "release-demo",
-                f"pakke.parquet={release}",
-                str(keyfile),
-            ]
-        )
-        == 0
-    )
+    deliver = [
+        "deliver", "--recipient", "helsedataservice", "--label", "release-demo",
+        f"pakke.parquet={release}", str(keyfile),
+    ]  # fmt: skip
+    assert main(deliver) == 0
     assert "delivered: release-demo-" in capsys.readouterr().out
     (record,) = Ledger(layout.deliveries).all()
 
@@ -85,20 +76,7 @@ def test_recipient_fetches_decrypts_and_verifies_with_openssh_and_openssl(
     assert main(["decrypt", str(folder), "--out", str(tmp_path / "plain"), *args]) == 0
     assert (tmp_path / "plain" / "pakke.parquet").read_bytes() == release.read_bytes()
     # A second identical command sends nothing.
-    assert (
-        main(
-            [
-                "deliver",
-                "--recipient",
-                "helsedataservice",
-                "--label",
-                "release-demo",
-                f"pakke.parquet={release}",
-                str(keyfile),
-            ]
-        )
-        == 0
-    )
+    assert main(deliver) == 0
     assert "already_delivered" in capsys.readouterr().out
 
 
