@@ -23,7 +23,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o640) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)  # the umask may have narrowed or widened nothing; be explicit
+        os.chmod(tmp, mode)  # the umask may have narrowed the mode at creation
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -9,11 +9,11 @@ the same version is refused by the build, a new version is a new release.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvalreg.atomic import write_atomic
 from kvalreg.paths import Layout
 from kvalreg.registry import Registry
 from kvalreg.release.request import RequestError, load_request, request_identity
@@ -70,14 +70,7 @@ def find_request(layout: Layout, release_id: str) -> Path:
 def submit(path: Path, layout: Layout, registries: dict[str, Registry]) -> Path:
     """Check a request against the codebook and copy it atomically into ``requests/``."""
     request = load_request(path, registries)
-    folder = layout.release_requests
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{request.release_id}.yaml"
-    tmp = folder / f".{target.name}.{os.getpid()}.part"
-    data = path.read_bytes()
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(target)
+    target = layout.release_requests / f"{request.release_id}.yaml"
+    # 0644 as the umask used to give it: a request holds no personal data.
+    write_atomic(target, path.read_bytes(), mode=0o644)
     return target

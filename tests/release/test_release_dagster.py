@@ -77,6 +77,8 @@ def test_the_asset_builds_with_metadata_free_of_identifiers_and_keys(
     instance: dg.DagsterInstance, release_env: Layout, hoftebrudd: dict[str, Registry]
 ) -> None:
     path = submit(DEMO_REQUEST, release_env, hoftebrudd)
+    assert path.read_bytes() == DEMO_REQUEST.read_bytes()  # copied whole, no temporary left
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
     instance.add_dynamic_partitions(RELEASE_PARTITIONS, ["hoftebrudd-demo@v1"])
     defs = build_definitions(
         hoftebrudd, WarehouseResource(kvalreg_home=str(release_env.home)), settle_seconds=0
