@@ -7,7 +7,6 @@ so the environment variables that select them are pointed into a temporary direc
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from kvalreg import warehouse
 from kvalreg.generate import generate
 from kvalreg.ingest.dump import ingest_dump
+from kvalreg.landing import dump_id, sha256_of
 from kvalreg.paths import Layout
 from kvalreg.reference import known_resh
 from kvalreg.registry import Form, Registry, load_registries
@@ -60,13 +60,13 @@ def ingest_generated(layout: Layout) -> IngestGenerated:
     def ingest(reg: Registry, form: Form, out: Path, rows: int, seed: int) -> Path:
         generate(reg, out, rows=rows, seed=seed, defects=False)
         (path,) = [p for p in out.iterdir() if reg.match_file(p.name) == form]
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        sha = sha256_of(path)
         outcome = ingest_dump(
             path,
             reg,
             form,
             layout=layout,
-            dump_id=f"{path.stem}@{sha[:12]}",
+            dump_id=dump_id(path.name, sha),
             sha256=sha,
             known_units=frozenset(known_resh()),
             connect=functools.partial(warehouse.connect, layout),
